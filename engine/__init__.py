@@ -1,0 +1,1 @@
+"""Image Explainer engine: everything that computes. Imports no Qt, ever."""

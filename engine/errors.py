@@ -1,0 +1,30 @@
+"""Errors the engine raises for problems a user can fix; each message is one clear line."""
+
+
+class EngineError(Exception):
+    """A problem with the user's input or setup (not a bug). ``str(err)`` is shown as-is."""
+
+
+class ImageError(EngineError):
+    """An image file that cannot be used: missing, corrupt, truncated, too large, odd format."""
+
+
+class ModelError(EngineError):
+    """A model file or label file that cannot be used, or a model that failed to run."""
+
+
+class WeightsMissingError(ModelError):
+    """Pretrained weights are not available locally and could not (or may not) be downloaded.
+
+    ``filename`` is the file needed and ``folder`` where to put it, so a window can offer to
+    choose or download it.
+    """
+
+    def __init__(self, message: str, filename: str, folder: str):
+        super().__init__(message)
+        self.filename = filename
+        self.folder = folder
+
+
+class Cancelled(Exception):
+    """Raised inside a job when its cancel token is set; not an error."""

@@ -1,0 +1,61 @@
+"""Pieces every explain method shares: targets, metadata, timing."""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+import numpy as np
+
+from engine.jobs import Explanation
+
+
+def library_versions() -> dict:
+    from engine.backend import backend_name, backend_version
+
+    versions = {"python": platform.python_version()}
+    for package in ("keras", "shap", "lime", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    versions["backend"] = backend_version() if backend_name() else None
+    return versions
+
+
+def make_explanation(method: str, image: np.ndarray, classifier, targets: list[int],
+                     maps: np.ndarray, params: dict, explain_s: float, evaluations: int,
+                     extras: dict | None = None) -> Explanation:
+    probabilities = classifier.predict(image[None])[0]
+    return Explanation(
+        method=method,
+        image=image,
+        classes=[int(t) for t in targets],
+        class_names=[classifier.class_names[t] for t in targets],
+        probabilities=[float(probabilities[t]) for t in targets],
+        maps=np.asarray(maps, dtype=np.float32),
+        params=params,
+        timings={"explain_s": explain_s, "model_evaluations": evaluations},
+        versions=library_versions(),
+        model=classifier.label,
+        untrained=classifier.untrained,
+        extras=extras or {},
+    )
+
+
+def check_targets(targets, classifier) -> list[int]:
+    targets = [int(t) for t in targets]
+    if not targets:
+        raise ValueError("no classes to explain")
+    for t in targets:
+        if not 0 <= t < classifier.num_classes:
+            raise ValueError(f"class index {t} out of range (model has {classifier.num_classes})")
+    return targets
+
+
+def check_image(image: np.ndarray, classifier) -> np.ndarray:
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError("expected an RGB uint8 image (H, W, 3)")
+    if tuple(image.shape[:2]) != tuple(classifier.input_size):
+        raise ValueError(f"image is {image.shape[:2]}, model input is {classifier.input_size}")
+    return np.ascontiguousarray(image)

@@ -1,0 +1,90 @@
+"""Writes explanations to disk: PNG figures, NPZ maps (no pickles), JSON summaries.
+
+The command line and the window's File > Export both use these, so files look the same.
+Writes go through a temporary file and an atomic rename: an interrupted export never leaves
+a half-written file in place of a good one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from engine.jobs import Explanation, Prediction
+from engine.render import LimeView, save_class_png
+
+
+def summary(explanation: Explanation, image_path: str, predictions: list[Prediction]) -> dict:
+    return {
+        "image": str(image_path),
+        "model": explanation.model,
+        "untrained": explanation.untrained,
+        "method": explanation.method,
+        "params": explanation.params,
+        "predictions": [p.to_json() for p in predictions],
+        "classes": list(explanation.classes),
+        "class_names": list(explanation.class_names),
+        "timings": explanation.timings,
+        "versions": explanation.versions,
+    }
+
+
+def write_json(path: Path, data: dict) -> None:
+    _atomic_write(path, lambda f: f.write(json.dumps(data, indent=2, default=_jsonable).encode()))
+
+
+def write_npz(path: Path, explanation: Explanation) -> None:
+    arrays = {
+        "maps": explanation.maps.astype(np.float32),
+        "classes": np.asarray(explanation.classes, np.int64),
+        "image": explanation.image.astype(np.uint8),
+    }
+    arrays.update({key: np.asarray(value) for key, value in explanation.extras.items()})
+    _atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+
+
+def write_explanation(out_dir: Path, stem: str, explanation: Explanation, image_path: str,
+                      predictions: list[Prediction], lime_view: LimeView | None = None) -> list[Path]:
+    """``STEM.METHOD.json``, ``STEM.METHOD.npz`` and one ``STEM.METHOD.CLASS.png`` per class."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    base = f"{stem}.{explanation.method}"
+    written = [out_dir / f"{base}.json", out_dir / f"{base}.npz"]
+    write_json(written[0], summary(explanation, image_path, predictions))
+    write_npz(written[1], explanation)
+    for class_index in explanation.classes:
+        png = out_dir / f"{base}.{class_index}.png"
+        _atomic_write(png, lambda f, c=class_index: save_class_png(f, [explanation], c, lime_view))
+        written.append(png)
+    return written
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def _atomic_write(path: Path, write) -> None:
+    path = Path(path)
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".part",
+                                         delete=False)
+    try:
+        with handle:
+            write(handle)
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")

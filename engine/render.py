@@ -1,0 +1,163 @@
+"""Draws explanations onto a given matplotlib ``Figure`` (never pyplot).
+
+The window's canvases and the command line's PNG export both call these functions, so what
+a user sees on screen is exactly what they export.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.colors import LinearSegmentedColormap
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from engine.jobs import Explanation
+
+METHOD_TITLES = {"shap": "SHAP (Partition)", "lime": "LIME"}
+LIME_VIEWS = ("positive", "positive_negative", "hide_rest")
+
+
+def _shap_colormap() -> LinearSegmentedColormap:
+    # shap's red_transparent_blue: blue (away from the class) -> transparent -> red (towards).
+    blue, red = (0.118, 0.533, 0.898), (1.0, 0.051, 0.341)
+    return LinearSegmentedColormap.from_list(
+        "shap_red_transparent_blue",
+        [(0.0, (*blue, 1.0)), (0.5, (*blue, 0.0)), (0.5, (*red, 0.0)), (1.0, (*red, 1.0))])
+
+
+SHAP_CMAP = _shap_colormap()
+
+
+@dataclass
+class LimeView:
+    """How to show LIME segments, as ``get_image_and_mask`` offers in the seeds."""
+
+    mode: str = "positive_negative"  # positive | positive_negative | hide_rest
+    num_features: int = 10
+    boundaries: bool = True
+
+
+def grey_backdrop(image: np.ndarray) -> np.ndarray:
+    return image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) / 255.0
+
+
+def symmetric_limit(maps: np.ndarray) -> float:
+    """A colour scale centred on zero, robust to a few extreme pixels (as shap.image_plot)."""
+    limit = float(np.nanpercentile(np.abs(maps), 99.9)) if maps.size else 0.0
+    return limit if limit > 0 else 1e-12
+
+
+def class_title(explanation: Explanation, k: int) -> str:
+    return f"{explanation.class_names[k]} (p = {explanation.probabilities[k]:.3f})"
+
+
+def draw_shap(ax, explanation: Explanation, k: int, limit: float | None = None):
+    """Red pushes towards the class, blue away, over a faded grey copy of the image."""
+    attribution = explanation.maps[k]
+    limit = limit or symmetric_limit(attribution)
+    ax.imshow(grey_backdrop(explanation.image), cmap="gray", alpha=0.3, vmin=0, vmax=1)
+    artist = ax.imshow(attribution, cmap=SHAP_CMAP, vmin=-limit, vmax=limit)
+    ax.set_axis_off()
+    return artist
+
+
+def lime_selection(weights: np.ndarray, view: LimeView) -> tuple[np.ndarray, np.ndarray]:
+    """Segment ids shown as positive and as negative, as lime's get_image_and_mask picks them."""
+    order = np.argsort(-np.abs(weights))
+    order = order[weights[order] != 0][: view.num_features]
+    positive = order[weights[order] > 0]
+    negative = order[weights[order] < 0] if view.mode == "positive_negative" else order[:0]
+    return positive, negative
+
+
+def lime_image(explanation: Explanation, k: int, view: LimeView) -> np.ndarray:
+    """RGB float image: chosen segments tinted green (for) / red (against), boundaries marked."""
+    from skimage.segmentation import mark_boundaries
+
+    segments = explanation.extras["segments"]
+    weights = explanation.extras["segment_weights"][k]
+    positive, negative = lime_selection(weights, view)
+    base = explanation.image.astype(np.float32) / 255.0
+    shown = np.isin(segments, np.concatenate([positive, negative]))
+    if view.mode == "hide_rest":
+        picture = np.where(shown[..., None], base, 0.0)
+    else:
+        picture = base * 0.55 + grey_backdrop(explanation.image)[..., None] * 0.45
+        for ids, colour in ((positive, (0.0, 0.9, 0.2)), (negative, (0.95, 0.1, 0.1))):
+            mask = np.isin(segments, ids)[..., None]
+            picture = np.where(mask, 0.5 * base + 0.5 * np.array(colour, np.float32), picture)
+    if view.boundaries:
+        picture = mark_boundaries(picture, segments, color=(1.0, 1.0, 0.0), mode="inner")
+    return np.clip(picture, 0, 1)
+
+
+def draw_lime(ax, explanation: Explanation, k: int, view: LimeView | None = None):
+    view = view or LimeView()
+    ax.imshow(lime_image(explanation, k, view))
+    ax.set_axis_off()
+    return None
+
+
+def draw_class(figure: Figure, explanations: list[Explanation], class_index: int,
+               lime_view: LimeView | None = None) -> None:
+    """One class, every method that has run side by side, each with its colour bar and title.
+
+    Clears and fills ``figure``; the caller owns it (a Qt canvas or an off-screen PNG).
+    """
+    figure.clear()
+    figure.set_layout_engine("constrained")
+    present = [e for e in explanations if class_index in e.classes]
+    if not present:
+        return
+    first = present[0]
+    k0 = first.index_of(class_index)
+    header = class_title(first, k0)
+    if first.untrained:
+        header += "  — untrained model"
+    figure.suptitle(header, fontsize=12, color="firebrick" if first.untrained else "black")
+    axes = figure.subplots(1, len(present) + 1, squeeze=False)[0]
+    axes[0].imshow(first.image)
+    axes[0].set_title("input", fontsize=10)
+    axes[0].set_axis_off()
+    for ax, explanation in zip(axes[1:], present):
+        k = explanation.index_of(class_index)
+        ax.set_title(METHOD_TITLES.get(explanation.method, explanation.method), fontsize=10)
+        if explanation.method == "lime":
+            draw_lime(ax, explanation, k, lime_view)
+            _lime_legend(ax, lime_view or LimeView())
+        else:
+            artist = draw_shap(ax, explanation, k)
+            colorbar = figure.colorbar(artist, ax=ax, orientation="horizontal", fraction=0.05,
+                                       pad=0.04, label=f"{explanation.method.upper()} value")
+            colorbar.ax.xaxis.set_major_locator(MaxNLocator(nbins=4, symmetric=True))
+            colorbar.formatter.set_powerlimits((-2, 3))
+            colorbar.ax.tick_params(labelsize=7)
+
+
+def _lime_legend(ax, view: LimeView) -> None:
+    text = {"positive": "green: for the class",
+            "positive_negative": "green: for  ·  red: against",
+            "hide_rest": f"top {view.num_features} segments only"}[view.mode]
+    ax.text(0.5, -0.06, text, transform=ax.transAxes, ha="center", va="top", fontsize=8)
+
+
+def draw_message(figure: Figure, message: str) -> None:
+    figure.clear()
+    figure.text(0.5, 0.5, message, ha="center", va="center", fontsize=11, color="0.4", wrap=True)
+
+
+def new_figure(width_in: float = 9.0, height_in: float = 4.0, dpi: int = 100) -> Figure:
+    """An off-screen figure for export (no pyplot, no GUI backend)."""
+    return Figure(figsize=(width_in, height_in), dpi=dpi)
+
+
+def save_class_png(path, explanations: list[Explanation], class_index: int,
+                   lime_view: LimeView | None = None, dpi: int = 120) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = new_figure(4.2 * (1 + len(explanations)) , 4.6)
+    FigureCanvasAgg(figure)
+    draw_class(figure, explanations, class_index, lime_view)
+    figure.savefig(path, dpi=dpi)

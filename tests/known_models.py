@@ -1,0 +1,52 @@
+"""Known-answer classifiers: tiny Keras models with fixed weights whose decision depends
+only on the brightness of one known square region. Explanations must point there."""
+
+from __future__ import annotations
+
+import numpy as np
+
+SIZE = 64
+REGION = (slice(8, 28), slice(8, 28))  # rows, cols of the region that decides class 0
+DISTRACTOR = (slice(40, 58), slice(38, 58))  # bright too, but the model ignores it
+
+
+def region_mask() -> np.ndarray:
+    mask = np.zeros((SIZE, SIZE), bool)
+    mask[REGION] = True
+    return mask
+
+
+def build_region_model(sharpness: float = 12.0):
+    """Two classes: "bright region" (0) vs "dark region" (1).
+
+    logit0 - logit1 = sharpness * (mean region brightness / 255 - 0.5), all from a single
+    Dense layer on raw 0-255 pixels, so there is nothing else the model can look at.
+    """
+    import keras
+
+    weights = np.zeros((SIZE, SIZE, 3, 2), np.float32)
+    area = region_mask().sum() * 3
+    weights[REGION[0], REGION[1], :, 0] = sharpness / (255.0 * area)
+    inputs = keras.Input((SIZE, SIZE, 3))
+    flat = keras.layers.Flatten()(inputs)
+    dense = keras.layers.Dense(2, activation="softmax", name="decision")
+    outputs = dense(flat)
+    model = keras.Model(inputs, outputs, name="region_model")
+    dense.set_weights([weights.reshape(-1, 2), np.array([0.0, sharpness * 0.5], np.float32)])
+    return model
+
+
+def region_image() -> np.ndarray:
+    """Dark background, bright decisive square, bright distractor square, mild texture."""
+    rng = np.random.default_rng(0)
+    image = np.full((SIZE, SIZE, 3), 40, np.float32) + rng.normal(0, 4, (SIZE, SIZE, 3))
+    image[REGION] = (230, 200, 60)
+    image[DISTRACTOR] = (60, 200, 230)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def positive_share_in_region(attribution: np.ndarray) -> float:
+    """Fraction of all positive attribution that falls inside the decisive region."""
+    positive = np.clip(attribution, 0, None)
+    total = positive.sum()
+    return float(positive[region_mask()].sum() / total) if total > 0 else 0.0
