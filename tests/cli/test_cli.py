@@ -1,0 +1,142 @@
+"""The command line as a user runs it: real subprocesses, real files, exit codes, stderr."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args, env=None, timeout=300):
+    merged = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)], capture_output=True,
+                          text=True, cwd=ROOT, env=merged, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    from known_models import build_region_model, region_image
+
+    folder = tmp_path_factory.mktemp("cli")
+    build_region_model().save(folder / "region.keras")
+    (folder / "labels.txt").write_text("bright region\ndark region\n")
+    Image.fromarray(region_image()).save(folder / "region.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    return folder
+
+
+def model_args(ws):
+    return ["--model", ws / "region.keras", "--labels", ws / "labels.txt"]
+
+
+def test_predict_json_schema(workspace):
+    result = run("predict", workspace / "region.png", *model_args(workspace), "--top", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert len(data) == 1 and data[0]["image"] == str(workspace / "region.png")
+    predictions = data[0]["predictions"]
+    assert [p["index"] for p in predictions] == [0, 1]
+    assert predictions[0]["name"] == "bright region"
+    assert predictions[0]["probability"] >= predictions[1]["probability"]
+    assert sum(p["probability"] for p in predictions) == pytest.approx(1, abs=1e-4)
+
+
+def test_explain_writes_json_npz_png_and_is_reproducible(workspace, tmp_path):
+    args = ["explain", workspace / "region.png", *model_args(workspace), "--method", "shap,lime",
+            "--classes", "2", "--max-evals", "120", "--samples", "120", "--seed", "3"]
+    first = run(*args, "--out", tmp_path / "a")
+    assert first.returncode == 0, first.stderr
+    second = run(*args, "--out", tmp_path / "b")
+    assert second.returncode == 0, second.stderr
+    for method in ("shap", "lime"):
+        summary = json.loads((tmp_path / "a" / f"region.{method}.json").read_text())
+        assert summary["method"] == method and summary["image"] == str(workspace / "region.png")
+        assert summary["classes"] == [0, 1] and summary["model"] == "region.keras"
+        assert [p["index"] for p in summary["predictions"]] == [0, 1]
+        assert summary["timings"]["explain_s"] > 0
+        assert set(summary["versions"]) >= {"python", "keras", "backend", "shap", "lime", "numpy"}
+        params = summary["params"]
+        if method == "shap":
+            assert params == {"masker": "inpaint_telea", "max_evals": 120, "batch_size": 50}
+        else:
+            assert params["num_samples"] == 120 and params["seed"] == 3
+            assert params["segmentation_params"] == {"kernel_size": 4, "max_dist": 200, "ratio": 0.2}
+        with np.load(tmp_path / "a" / f"region.{method}.npz", allow_pickle=False) as arrays:
+            assert arrays["maps"].dtype == np.float32 and arrays["maps"].shape == (2, 64, 64)
+            assert arrays["classes"].tolist() == [0, 1]
+            assert arrays["image"].dtype == np.uint8 and arrays["image"].shape == (64, 64, 3)
+            with np.load(tmp_path / "b" / f"region.{method}.npz", allow_pickle=False) as again:
+                np.testing.assert_array_equal(arrays["maps"], again["maps"])
+        for index in (0, 1):
+            png = Image.open(tmp_path / "a" / f"region.{method}.{index}.png")
+            assert png.size[0] > 400 and len(set(png.convert("RGB").getdata())) > 50
+    assert not list((tmp_path / "a").glob("*.part"))
+
+
+def test_untrained_resnet_end_to_end(tmp_path):
+    from skimage import data
+
+    Image.fromarray(data.chelsea()).save(tmp_path / "chelsea.jpg")
+    result = run("explain", tmp_path / "chelsea.jpg", "--weights", "none", "--method", "lime",
+                 "--classes", "1", "--samples", "20", "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "untrained" in result.stdout
+    summary = json.loads((tmp_path / "out" / "chelsea.lime.json").read_text())
+    assert summary["untrained"] is True and "untrained" in summary["model"]
+    with np.load(tmp_path / "out" / "chelsea.lime.npz") as arrays:
+        assert arrays["maps"].shape == (1, 224, 224)
+    predicted = run("predict", tmp_path / "chelsea.jpg", "--weights", "none", "--top", "3")
+    assert predicted.returncode == 0 and "untrained" in predicted.stdout
+
+
+def test_bad_images_are_reported_and_the_rest_still_run(workspace):
+    result = run("predict", workspace / "broken.png", workspace / "missing.jpg", workspace / "region.png",
+                 *model_args(workspace), "--json")
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert any("broken.png" in line for line in errors) and any("missing.jpg" in line for line in errors)
+    assert "Traceback" not in result.stderr
+    assert [entry["image"] for entry in json.loads(result.stdout)] == [str(workspace / "region.png")]
+
+
+def test_missing_weights_offline_is_one_clear_line(tmp_path):
+    Image.new("RGB", (32, 32)).save(tmp_path / "x.png")
+    env = {"KERAS_HOME": str(tmp_path / "keras"), "IMAGE_EXPLAINER_WEIGHTS_URL": "http://127.0.0.1:9/none.h5"}
+    result = run("predict", tmp_path / "x.png", env=env)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr
+    assert "resnet50_weights_tf_dim_ordering_tf_kernels.h5" in errors[0]
+    assert str(tmp_path / "keras" / "models") in errors[0]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--method", "gradcam"], "unknown method"),
+    (["--masker", "zeros"], "masker"),
+    (["--seg-param", "kernel_size"], "NAME=VALUE"),
+    (["--segmentation", "slic", "--seg-param", "kernel_size=3"], "no parameter kernel_size"),
+    (["--classes", "5"], "only 2 classes"),
+])
+def test_usage_errors_exit_2_without_traceback(workspace, extra, message):
+    result = run("explain", workspace / "region.png", *model_args(workspace), *extra)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_model_with_code_is_refused_from_the_command_line(tmp_path, workspace):
+    import keras
+
+    inputs = keras.Input((64, 64, 3))
+    x = keras.layers.Lambda(lambda t: t / 255.0)(inputs)
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(x))
+    keras.Model(inputs, outputs).save(tmp_path / "lambda.keras")
+    refused = run("predict", workspace / "region.png", "--model", tmp_path / "lambda.keras")
+    assert refused.returncode == 2 and "--trust-model" in refused.stderr
+    trusted = run("predict", workspace / "region.png", "--model", tmp_path / "lambda.keras", "--trust-model")
+    assert trusted.returncode == 0, trusted.stderr
