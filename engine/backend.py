@@ -53,76 +53,96 @@ def backend_version() -> str:
         return name
 
 
-def make_forward(model, max_batch: int = 64) -> Forward:
-    """Return ``f(x float32 (N, H, W, C)) -> float32 (N, classes)``, compiled once.
+def make_forward(model, preprocess_mode: str = "none", max_batch: int | None = None) -> Forward:
+    """Return ``f(pixels (N, H, W, C)) -> float32 (N, classes)``, compiled once.
 
-    Inputs larger than ``max_batch`` are split to bound memory; the caller's batch stays the
-    unit of progress and cancel.
+    Preprocessing runs inside the compiled function, so 8-bit pixels travel to the device
+    (a quarter of the bytes of float32) and the host does no per-pixel arithmetic. Inputs
+    larger than ``max_batch`` are split to bound memory; on JAX all chunks are dispatched
+    before any result is read, so the device never waits for the host between chunks.
     """
+    from engine.preprocess import preprocess_ops
+
     name = backend_name()
+    if max_batch is None:
+        max_batch = 64 if device_description() == "CPU" else 256
+
+    def prepared(x):
+        return model(preprocess_ops(x, preprocess_mode), training=False)
+
     if name == "tensorflow":
-        step = _tensorflow_forward(model)
+        submit, collect = _tensorflow_forward(model, prepared)
     elif name == "jax":
-        step = _jax_forward(model)
+        submit, collect = _jax_forward(model, preprocess_mode)
     elif name == "torch":
-        step = _torch_forward(model)
+        submit, collect = _torch_forward(prepared)
     else:
         raise RuntimeError(f"unsupported Keras backend: {name}")
 
     def forward(x: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        if len(x) <= max_batch:
-            return step(x)
-        return np.concatenate([step(x[i : i + max_batch]) for i in range(0, len(x), max_batch)])
+        x = np.asarray(x)
+        if x.dtype != np.uint8:
+            x = np.ascontiguousarray(x, dtype=np.float32)
+        pending = [submit(x[i : i + max_batch]) for i in range(0, len(x), max_batch)]
+        outputs = [collect(p) for p in pending]
+        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
 
     return forward
 
 
-def _tensorflow_forward(model) -> Forward:
+def _tensorflow_forward(model, prepared):
     import tensorflow as tf
 
-    spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
+    shape = [None, *model.input_shape[1:]]
+    compiled = {  # one trace per input type, none per batch size
+        dtype: tf.function(prepared, input_signature=[tf.TensorSpec(shape, dtype)])
+        for dtype in (tf.uint8, tf.float32)
+    }
 
-    @tf.function(input_signature=[spec])
-    def call(x):
-        return model(x, training=False)
+    def submit(x):
+        return compiled[tf.uint8 if x.dtype == np.uint8 else tf.float32](x)
 
-    return lambda x: call(x).numpy().astype(np.float32, copy=False)
+    return submit, lambda y: y.numpy().astype(np.float32, copy=False)
 
 
-def _jax_forward(model) -> Forward:
+def _jax_forward(model, preprocess_mode):
     import jax
 
-    trainable = [v.value for v in model.trainable_variables]
-    non_trainable = [v.value for v in model.non_trainable_variables]
+    from engine.preprocess import preprocess_ops
 
     @jax.jit
     def call(tv, ntv, x):
-        y, _ = model.stateless_call(tv, ntv, x, training=False)
+        y, _ = model.stateless_call(tv, ntv, preprocess_ops(x, preprocess_mode), training=False)
         return y
 
-    def forward(x: np.ndarray) -> np.ndarray:
+    def submit(x):
         # jit compiles once per shape: pad to a power of two so odd tail batches reuse a build.
         n = len(x)
         padded = 1 << max(0, (n - 1).bit_length())
         if padded != n:
             x = np.concatenate([x, np.zeros((padded - n, *x.shape[1:]), x.dtype)])
-        return np.asarray(call(trainable, non_trainable, x))[:n].astype(np.float32, copy=False)
+        # Read the variables at each call: Keras' own predict/fit replace their buffers.
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+        return call(trainable, non_trainable, x), n  # returns at once; the device works on
 
-    return forward
+    def collect(pending):
+        y, n = pending
+        return np.asarray(y)[:n].astype(np.float32, copy=False)
+
+    return submit, collect
 
 
-def _torch_forward(model) -> Forward:
+def _torch_forward(prepared):
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
 
-    def forward(x: np.ndarray) -> np.ndarray:
+    def submit(x):
         with torch.no_grad():
-            y = model(torch.from_numpy(x).to(device), training=False)
-        return y.detach().cpu().numpy().astype(np.float32, copy=False)
+            return prepared(torch.from_numpy(np.ascontiguousarray(x)).to(device))
 
-    return forward
+    return submit, lambda y: y.detach().cpu().numpy().astype(np.float32, copy=False)
 
 
 def import_keras():

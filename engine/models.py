@@ -16,7 +16,7 @@ import numpy as np
 
 from engine.errors import ModelError
 from engine.jobs import Prediction
-from engine.preprocess import PREPROCESS_MODES, preprocess
+from engine.preprocess import PREPROCESS_MODES
 
 RESNET50 = "resnet50"
 UNTRAINED_NOTE = "untrained — for testing"
@@ -56,7 +56,7 @@ class Classifier:
             raise ModelError(f"{name}: expected an image model with input (H, W, C), got {shape}")
         self.input_size: tuple[int, int] = (int(shape[1]), int(shape[2]))
         self.channels = int(shape[3])
-        self._forward = make_forward(keras_model)
+        self._forward = make_forward(keras_model, preprocess_mode)
 
     @property
     def num_classes(self) -> int:
@@ -75,7 +75,7 @@ class Classifier:
         if self.channels == 1 and x.shape[-1] == 3:
             x = (x.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
         try:
-            out = self._forward(preprocess(x, self.preprocess_mode))
+            out = self._forward(x)
         except Exception as exc:  # shape mismatches and backend failures become one clear line
             raise ModelError(f"{self.name}: the model failed to run: {_one_line(exc)}") from exc
         if not self.outputs_probabilities:

@@ -29,3 +29,19 @@ def preprocess(images: np.ndarray, mode: str) -> np.ndarray:
             raise ValueError("caffe preprocessing needs 3-channel images")
         return x[..., ::-1] - _CAFFE_MEAN_BGR
     raise ValueError(f"unknown preprocessing {mode!r}; choose one of {', '.join(PREPROCESS_MODES)}")
+
+
+def preprocess_ops(x, mode: str):
+    """The same mapping as ``preprocess``, in Keras ops, for use inside a compiled forward pass."""
+    from keras import ops
+
+    x = ops.cast(x, "float32")
+    if mode == "none":
+        return x
+    if mode == "unit":
+        return x / 255.0
+    if mode == "tf":
+        return x / 127.5 - 1.0
+    if mode == "caffe":
+        return ops.flip(x, axis=-1) - ops.convert_to_tensor(_CAFFE_MEAN_BGR)
+    raise ValueError(f"unknown preprocessing {mode!r}; choose one of {', '.join(PREPROCESS_MODES)}")

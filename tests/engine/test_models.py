@@ -143,3 +143,20 @@ def test_jax_forward_agrees_with_tensorflow(tmp_path):
         subprocess.run([sys.executable, "-c", script, backend], check=True,
                        env={**__import__("os").environ, "KERAS_BACKEND": backend})
     np.testing.assert_allclose(np.load(tmp_path / "jax.npy"), np.load(tmp_path / "tensorflow.npy"), atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["none", "unit", "tf", "caffe"])
+def test_compiled_preprocessing_matches_the_reference(mode):
+    """Preprocessing runs inside the compiled pass; it must equal the numpy definition."""
+    from engine.backend import import_keras
+    from engine.models import Classifier
+
+    keras = import_keras()
+    inputs = keras.Input((4, 4, 3))
+    identity = keras.Model(inputs, keras.layers.Reshape((48,))(inputs))
+    pixels = np.random.default_rng(0).integers(0, 256, (5, 4, 4, 3), dtype=np.uint8)
+    expected = preprocess(pixels, mode).reshape(5, 48)
+    for batch in (pixels, pixels.astype(np.float32)):
+        classifier = Classifier(identity, "identity", [str(i) for i in range(48)], mode,
+                                outputs_probabilities=True)
+        np.testing.assert_allclose(classifier.predict(batch), expected, rtol=1e-6, atol=1e-4)
