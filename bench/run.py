@@ -97,7 +97,7 @@ def _warm_up(model, classifier, image, seed_recipes, explain, ShapParams, LimePa
     seed_f = seed_recipes.predict_fn(model)
     for n in (50, 10, 1, 2):
         seed_f(np.repeat(image[None], n, axis=0))
-        classifier.predict(np.repeat(image[None], n, axis=0))
+    classifier.warm_up()
     explain.run("shap", image, classifier, [0], ShapParams(max_evals=20, batch_size=10))
     explain.run("lime", image, classifier, [0], LimeParams(num_samples=20, batch_size=10))
     seed_recipes.seed_shap(model, image, 1, 20, 10)

@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 Forward = Callable[[np.ndarray], np.ndarray]
+JAX_BATCH_BUCKETS = (1, 16, 64, 256)
 
 
 def backend_name() -> str:
@@ -51,6 +52,11 @@ def backend_version() -> str:
         return f"{name} {module.__version__}"
     except Exception:
         return name
+
+
+def warm_up_batch_sizes() -> tuple[int, ...]:
+    """Batch sizes worth compiling ahead: each bucket on JAX; TensorFlow traces once."""
+    return JAX_BATCH_BUCKETS if backend_name() == "jax" else (1,)
 
 
 def make_forward(model, preprocess_mode: str = "none", max_batch: int | None = None) -> Forward:
@@ -116,9 +122,10 @@ def _jax_forward(model, preprocess_mode):
         return y
 
     def submit(x):
-        # jit compiles once per shape: pad to a power of two so odd tail batches reuse a build.
+        # jit compiles once per shape, and compiling a large network takes seconds: pad every
+        # batch up to one of a few sizes, so explainers' odd batch sizes reuse those builds.
         n = len(x)
-        padded = 1 << max(0, (n - 1).bit_length())
+        padded = next((b for b in JAX_BATCH_BUCKETS if b >= n), n)
         if padded != n:
             x = np.concatenate([x, np.zeros((padded - n, *x.shape[1:]), x.dtype)])
         # Read the variables at each call: Keras' own predict/fit replace their buffers.

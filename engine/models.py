@@ -97,8 +97,11 @@ class Classifier:
         }
 
     def warm_up(self) -> None:
-        """Compile the forward pass now so the first real prediction is fast."""
-        self.predict(np.zeros((1, *self.input_size, 3), np.uint8))
+        """Compile the forward pass now (every batch size it will use) so later calls are fast."""
+        from engine.backend import warm_up_batch_sizes
+
+        for size in warm_up_batch_sizes():
+            self.predict(np.zeros((size, *self.input_size, 3), np.uint8))
 
 
 def load_classifier(spec: ModelSpec) -> Classifier:
