@@ -3,7 +3,8 @@
     python main.py                      the app
     python main.py gui [IMAGE...]       the app, images preloaded
     python main.py predict IMAGE...     top classes
-    python main.py explain IMAGE...     SHAP / LIME explanations
+    python main.py explain IMAGE...     SHAP / LIME explanations (--grid: images × classes)
+    python main.py evaluate FOLDER      accuracy + confusion matrix on class sub-folders
     python main.py self-test            headless check of a built app
 """
 
@@ -13,7 +14,7 @@ import sys
 
 from engine.runtime import prepare_environment
 
-HEADLESS = {"predict", "explain", "self-test"}
+HEADLESS = {"predict", "explain", "evaluate", "self-test"}
 
 
 def main(argv: list[str] | None = None) -> int:

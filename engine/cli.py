@@ -1,4 +1,4 @@
-"""The headless command line: ``predict`` and ``explain`` (``gui`` args are parsed here too).
+"""The headless command line: ``predict``, ``explain`` and ``evaluate`` (``gui`` args are parsed here too).
 
 Exit status: 0 all good, 1 some images failed, 2 usage or setup error. Bad input is reported
 as one line on stderr naming the file; no tracebacks for things a user can fix.
@@ -14,11 +14,13 @@ from pathlib import Path
 
 from engine.errors import Cancelled, EngineError, WeightsMissingError
 from engine.explain.lime_image import DISTANCE_METRICS, SEGMENTATION_DEFAULTS, LimeParams
+from engine.explain.shap_gradient import EXPLAINERS, ShapGradientParams
 from engine.explain.shap_partition import ShapParams
 from engine.preprocess import PREPROCESS_MODES
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_SETUP = 0, 1, 2
-METHOD_NAMES = ("shap", "lime")
+METHOD_NAMES = ("shap", "lime", "shap-gradient")
+GRID_ALL_CLASSES_LIMIT = 10
 
 
 class UsageError(Exception):
@@ -32,13 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     common = argparse.ArgumentParser(add_help=False)
     model = common.add_argument_group("model")
-    model.add_argument("--model", default="resnet50", help="resnet50 (default) or a .keras/.h5 file")
+    model.add_argument("--model", default="resnet50",
+                       help="resnet50 (default), a .keras/.h5 file or a TensorFlow SavedModel folder")
     model.add_argument("--labels", help="class names: text file (one a line) or JSON")
     model.add_argument("--weights", help="ResNet-50 weights file, or 'none' for the untrained network")
     model.add_argument("--preprocess", choices=list(PREPROCESS_MODES),
                        help="input scaling (default: caffe for ResNet-50, none for your model)")
     model.add_argument("--trust-model", action="store_true",
-                       help="allow a model file that runs code when loaded (Lambda layers)")
+                       help="allow a model that runs code when loaded (Lambda layers, SavedModel folders)")
     model.add_argument("--no-download", action="store_true",
                        help="never download ResNet-50 weights; fail if they are missing")
 
@@ -52,6 +55,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_explain_options(explain)
     explain.add_argument("--out", type=Path, help="folder for PNG, NPZ and JSON files")
     explain.add_argument("--json", action="store_true", help="print a JSON summary per image and method")
+    grid = explain.add_argument_group("images × classes grid")
+    grid.add_argument("--grid", action="store_true",
+                      help="one figure of all images × classes with one shared colour scale: "
+                           "writes OUT/grid.png, grid.npz and grid.json (needs --out)")
+    grid.add_argument("--all-classes", action="store_true",
+                      help=f"grid columns: every class (models with up to {GRID_ALL_CLASSES_LIMIT} classes) "
+                           "instead of the top --classes")
+    grid.add_argument("--pdf", action="store_true", help="also write OUT/grid.pdf")
+
+    evaluate = commands.add_parser("evaluate", parents=[common],
+                                   help="accuracy and confusion matrix on a folder of class sub-folders")
+    evaluate.add_argument("folder", metavar="FOLDER",
+                          help="one sub-folder of images per class, named like the class labels")
+    evaluate.add_argument("--batch-size", type=_positive_int, default=32, help="images per model batch (default 32)")
+    evaluate.add_argument("--out", type=Path, help="folder for metrics.json and confusion_matrix.png")
+    evaluate.add_argument("--json", action="store_true", help="print metrics.json to stdout instead of a table")
 
     gui = commands.add_parser("gui", parents=[common], help="open the window (the default)")
     gui.add_argument("images", nargs="*", metavar="IMAGE")
@@ -70,7 +89,17 @@ def add_explain_options(parser: argparse.ArgumentParser) -> None:
     shap = parser.add_argument_group("SHAP (Partition)")
     shap.add_argument("--masker", default=ShapParams.masker, help="inpaint_telea (default), inpaint_ns or blur(k,k)")
     shap.add_argument("--max-evals", type=_positive_int, default=ShapParams.max_evals, help="default 500")
-    shap.add_argument("--batch-size", type=_positive_int, default=ShapParams.batch_size, help="default 50")
+    shap.add_argument("--batch-size", type=_positive_int, default=ShapParams.batch_size,
+                      help="default 50 (also for shap-gradient)")
+    background = parser.add_argument_group("SHAP with a background set (--method shap-gradient)")
+    background.add_argument("--background", metavar="FOLDER",
+                            help="folder of typical images the explanation compares against")
+    background.add_argument("--max-background", type=_positive_int, default=ShapGradientParams.max_background,
+                            help="use at most this many background images, a random subset (default 100)")
+    background.add_argument("--gradient-samples", type=_positive_int, default=ShapGradientParams.samples,
+                            help="GradientExplainer samples per class (default 200)")
+    background.add_argument("--explainer", choices=EXPLAINERS, default=ShapGradientParams.explainer,
+                            help="auto (default: DeepExplainer, else GradientExplainer), deep or gradient")
     lime = parser.add_argument_group("LIME")
     lime.add_argument("--samples", type=_positive_int, default=LimeParams.num_samples, help="default 1000")
     lime.add_argument("--num-features", type=_positive_int, default=LimeParams.num_features, help="default 1000")
@@ -95,6 +124,34 @@ def shap_params(args) -> ShapParams:
     params = ShapParams(masker=args.masker, max_evals=args.max_evals, batch_size=args.batch_size)
     _validate(params)
     return params
+
+
+def shap_gradient_params(args, needed: bool) -> ShapGradientParams | None:
+    if not needed:
+        return None
+    if not args.background:
+        raise UsageError("--method shap-gradient needs --background FOLDER (typical images to compare against)")
+    params = ShapGradientParams(background=args.background, max_background=args.max_background,
+                                samples=args.gradient_samples, batch_size=args.batch_size, seed=args.seed,
+                                explainer=args.explainer)
+    _validate(params)
+    return params
+
+
+def preload_background(params: ShapGradientParams, classifier) -> None:
+    """Read the background folder once for all images (not once per image); report bad files."""
+    from engine.explain.shap_gradient import load_background
+
+    bar = _progress_bar("images")
+    try:
+        images, notes = load_background(params.background, classifier.input_size, params.max_background,
+                                        params.seed, progress=bar or _silent)
+    finally:
+        if bar:
+            bar.close()
+    for note in notes:
+        print(f"warning: background image skipped: {note}", file=sys.stderr)
+    params.background_images = images
 
 
 def lime_params(args) -> LimeParams:
@@ -155,13 +212,24 @@ def run_explain(args) -> int:
     from engine import explain
     from engine.export import summary, write_explanation
     from engine.images import fit_to_model, load_image
-    from engine.weights import TextProgressBar
 
     methods = parse_methods(args.method)
-    params = {"shap": shap_params(args), "lime": lime_params(args)}
+    if args.grid and len(methods) != 1:
+        raise UsageError("--grid draws one method: choose --method shap, shap-gradient or lime")
+    if args.grid and not args.out:
+        raise UsageError("--grid needs --out DIR for grid.png")
+    params = {"shap": shap_params(args), "lime": lime_params(args),
+              "shap-gradient": shap_gradient_params(args, "shap-gradient" in methods)}
     classifier = load_classifier_for_cli(args)
-    if args.classes > classifier.num_classes:
+    if args.classes > classifier.num_classes and not (args.grid and args.all_classes):
         raise UsageError(f"--classes {args.classes}: the model has only {classifier.num_classes} classes")
+    if args.all_classes and classifier.num_classes > GRID_ALL_CLASSES_LIMIT:
+        raise UsageError(f"--all-classes: the model has {classifier.num_classes} classes; the grid shows all "
+                         f"classes only up to {GRID_ALL_CLASSES_LIMIT} (use --classes K)")
+    if params["shap-gradient"] is not None:
+        preload_background(params["shap-gradient"], classifier)
+    if args.grid:
+        return run_grid(args, methods[0], params[methods[0]], classifier)
     failed, summaries = 0, []
     for path in args.images:
         try:
@@ -173,7 +241,7 @@ def run_explain(args) -> int:
         predictions = classifier.top_k(classifier.predict(image)[0], args.classes)
         targets = [p.index for p in predictions]
         for method in methods:
-            bar = TextProgressBar(unit="evals") if sys.stderr.isatty() else None
+            bar = _progress_bar("evals")
             try:
                 result = explain.run(method, image, classifier, targets, params[method], progress=bar)
             except EngineError as exc:
@@ -195,6 +263,130 @@ def run_explain(args) -> int:
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
+def run_grid(args, method: str, params, classifier) -> int:
+    """All images × the chosen classes in one figure with one colour scale (shap.image_plot)."""
+    import numpy as np
+
+    from engine import explain
+    from engine.evaluate import normalise_label
+    from engine.export import _atomic_write, write_json
+    from engine.images import fit_to_model, load_image
+    from engine.render import save_grid
+
+    paths, images, failed = [], [], 0
+    for path in args.images:
+        try:
+            images.append(fit_to_model(load_image(path), classifier.input_size))
+            paths.append(path)
+        except EngineError as exc:
+            _error(exc)
+            failed += 1
+    if not images:
+        raise UsageError("no image could be read for the grid")
+    images = np.stack(images)
+    probabilities = classifier.predict(images)
+    predicted = probabilities.argmax(axis=1)
+    if args.all_classes:
+        columns = list(range(classifier.num_classes))
+    else:  # the classes most probable for any of the images
+        columns = [int(i) for i in np.argsort(-probabilities.max(axis=0), kind="stable")[: args.classes]]
+    # An image inside a folder named like a class (photos/cat/x.jpg) has that class as its truth.
+    by_label = {normalise_label(n): i for i, n in reversed(list(enumerate(classifier.class_names)))}
+    true = [by_label.get(normalise_label(Path(p).resolve().parent.name), -1) for p in paths]
+
+    maps, results = [], []
+    for path, image in zip(paths, images):
+        bar = _progress_bar("evals")
+        try:
+            result = explain.run(method, image, classifier, columns, params, progress=bar)
+        finally:
+            if bar:
+                bar.close()
+        maps.append(result.maps)
+        results.append(result)
+        if not args.json:
+            print(f"{path}  {method}: predicted {classifier.class_names[predicted[len(maps) - 1]]} "
+                  f"({probabilities[len(maps) - 1].max():.1%})  in {result.timings['explain_s']:.1f} s  "
+                  f"[{result.model}]")
+    maps = np.stack(maps).astype(np.float32)
+    names = [classifier.class_names[c] for c in columns]
+    row_labels = []
+    for path, t, p, row in zip(paths, true, predicted, probabilities):
+        truth = f"true: {classifier.class_names[t]}\n" if t >= 0 else ""
+        row_labels.append(f"{Path(path).name}\n{truth}pred: {classifier.class_names[p]} ({row[p]:.0%})")
+    true_columns = [columns.index(t) if t in columns else None for t in true]
+    predicted_columns = [columns.index(int(p)) if int(p) in columns else None for p in predicted]
+
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    drawing = (images, maps, names, row_labels, true_columns, predicted_columns)
+    value_label = "LIME weight" if method == "lime" else "SHAP value"
+    _atomic_write(out / "grid.png", lambda f: save_grid(f, *drawing, format="png", value_label=value_label))
+    if args.pdf:
+        _atomic_write(out / "grid.pdf", lambda f: save_grid(f, *drawing, format="pdf", value_label=value_label))
+    arrays = {"maps": maps, "images": images.astype(np.uint8), "classes": np.asarray(columns, np.int64),
+              "class_names": np.asarray(names, dtype=str), "files": np.asarray([str(p) for p in paths], dtype=str),
+              "predicted_classes": predicted.astype(np.int64), "true_classes": np.asarray(true, np.int64),
+              "probabilities": probabilities[:, columns].astype(np.float32)}
+    _atomic_write(out / "grid.npz", lambda f: np.savez_compressed(f, **arrays))
+    first = results[0]
+    info = {"method": method, "model": first.model, "untrained": first.untrained, "params": first.params,
+            "classes": columns, "class_names": names,
+            "images": [{"image": str(p), "predicted": int(c), "predicted_name": classifier.class_names[c],
+                        "probability": float(r[c]), "true": int(t) if t >= 0 else None,
+                        "true_name": classifier.class_names[t] if t >= 0 else None}
+                       for p, c, r, t in zip(paths, predicted, probabilities, true)],
+            "timings": {"explain_s": sum(r.timings["explain_s"] for r in results)},
+            "versions": first.versions}
+    write_json(out / "grid.json", info)
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        print(f"grid: {len(paths)} image(s) × {len(columns)} class(es) -> {out / 'grid.png'}")
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def run_evaluate(args) -> int:
+    from engine.evaluate import evaluate_folder
+    from engine.export import _atomic_write, write_json
+    from engine.render import save_confusion_matrix
+
+    classifier = load_classifier_for_cli(args)
+    bar = _progress_bar("images")
+    try:
+        result = evaluate_folder(args.folder, classifier, batch_size=args.batch_size, progress=bar or _silent)
+    finally:
+        if bar:
+            bar.close()
+    for item in result.skipped:
+        print(f"error: {item['error']}", file=sys.stderr)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    metrics = result.to_json()
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_json(args.out / "metrics.json", metrics)
+        _atomic_write(args.out / "confusion_matrix.png",
+                      lambda f: save_confusion_matrix(f, result, format="png"))
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        correct = int(result.confusion_matrix.trace())
+        print(f"{args.folder}  [{classifier.label}]")
+        print(f"accuracy {result.accuracy:.1%}  ({correct} of {result.total} images)")
+        rows = [(label, m) for label, m in result.per_class.items()
+                if m["support"] or (len(result.labels) <= 30)]
+        width = max([len("class")] + [len(label) for label, _ in rows])
+        print(f"  {'class':<{width}}  precision  recall  support")
+        for label, m in rows:
+            print(f"  {label:<{width}}  {_percent(m['precision']):>9}  {_percent(m['recall']):>6}  {m['support']:>7}")
+        if result.misclassified:
+            print(f"{len(result.misclassified)} misclassified")
+        if args.out:
+            print(f"wrote {args.out / 'metrics.json'} and {args.out / 'confusion_matrix.png'}")
+    return EXIT_SOME_FAILED if result.skipped else EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry for headless commands; returns the exit status. ``gui`` is handled by main.py."""
     parser = build_parser()
@@ -204,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_predict(args)
         if args.command == "explain":
             return run_explain(args)
+        if args.command == "evaluate":
+            return run_evaluate(args)
         parser.print_help()
         return EXIT_SETUP
     except (UsageError, EngineError, ValueError) as exc:
@@ -223,6 +417,20 @@ def _download_weights(missing: WeightsMissingError) -> None:
             download_resnet50_weights(progress=bar)
     except EngineError as exc:
         raise EngineError(f"{exc}. {missing}") from None
+
+
+def _progress_bar(unit: str):
+    from engine.weights import TextProgressBar
+
+    return TextProgressBar(unit=unit) if sys.stderr is not None and sys.stderr.isatty() else None
+
+
+def _silent(done: int, total: int, stage: str) -> None:
+    pass
+
+
+def _percent(value) -> str:
+    return "—" if value is None else f"{value:.1%}"
 
 
 def _validate(params) -> None:

@@ -18,6 +18,15 @@ from engine.jobs import Explanation, Prediction
 from engine.render import LimeView, save_class_png
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()  # read once at import: os.umask can only be read by setting it
+
+
 def summary(explanation: Explanation, image_path: str, predictions: list[Prediction]) -> dict:
     return {
         "image": str(image_path),
@@ -74,6 +83,8 @@ def _atomic_write(path: Path, write) -> None:
     try:
         with handle:
             write(handle)
+        # Temporary files are private (0600); the result gets the usual permissions.
+        os.chmod(handle.name, 0o666 & ~_UMASK)
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)

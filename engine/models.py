@@ -26,11 +26,11 @@ UNTRAINED_NOTE = "untrained — for testing"
 class ModelSpec:
     """What the user asked for; ``load_classifier`` turns it into a ``Classifier``."""
 
-    model: str = RESNET50  # "resnet50" or a path to .keras / .h5
+    model: str = RESNET50  # "resnet50", a .keras / .h5 file, or a TensorFlow SavedModel folder
     weights: str | None = None  # ResNet-50 weights file, "none" for untrained, None to search
     labels: str | None = None  # class names file (text lines or JSON)
     preprocess: str | None = None  # None: the model's default
-    trust: bool = False  # allow model files that run code when loaded
+    trust: bool = False  # allow model files that run code when loaded (Lambda layers, SavedModels)
 
     @property
     def untrained(self) -> bool:
@@ -94,7 +94,31 @@ class Classifier:
             "preprocess": self.preprocess_mode,
             "input_size": list(self.input_size),
             "num_classes": self.num_classes,
+            "channels": self.channels,
         }
+
+    def summary(self) -> list[dict]:
+        """One row per top-level layer, then a totals row, for a model summary view.
+
+        Every row has the same keys: ``name``, ``type``, ``output_shape`` (text),
+        ``params``, ``trainable_params``, ``non_trainable_params`` and ``is_total``; the last
+        row (``is_total`` True, name "Total") sums the whole model, as
+        ``keras_model.count_params()`` does. A nested model shows as one row with its totals.
+        """
+        rows = []
+        for layer in self.keras_model.layers:
+            trainable = _count(layer.trainable_weights)
+            non_trainable = _count(layer.non_trainable_weights)
+            rows.append({"name": layer.name, "type": type(layer).__name__,
+                         "output_shape": _output_shape_text(layer),
+                         "params": trainable + non_trainable, "trainable_params": trainable,
+                         "non_trainable_params": non_trainable, "is_total": False})
+        trainable = _count(self.keras_model.trainable_weights)
+        non_trainable = _count(self.keras_model.non_trainable_weights)
+        rows.append({"name": "Total", "type": "", "output_shape": "",
+                     "params": trainable + non_trainable, "trainable_params": trainable,
+                     "non_trainable_params": non_trainable, "is_total": True})
+        return rows
 
     def warm_up(self) -> None:
         """Compile the forward pass now (every batch size it will use) so later calls are fast."""
@@ -147,9 +171,12 @@ def _load_user_model(spec: ModelSpec) -> Classifier:
     path = Path(spec.model)
     if not path.exists():
         raise ModelError(f"{path.name}: model file not found")
+    if path.is_dir():
+        return _load_saved_model(spec, path)
     suffix = path.suffix.lower()
     if suffix not in (".keras", ".h5", ".hdf5"):
-        raise ModelError(f"{path.name}: not a Keras model file (expected .keras or .h5)")
+        raise ModelError(f"{path.name}: not a Keras model file (expected .keras, .h5 "
+                         "or a TensorFlow SavedModel folder)")
     if not spec.trust:
         _refuse_code_layers(path)
     keras = _import_keras()
@@ -162,14 +189,137 @@ def _load_user_model(spec: ModelSpec) -> Classifier:
         raise ModelError(f"{path.name}: cannot load model: {message}") from exc
     except Exception as exc:
         raise ModelError(f"{path.name}: cannot load model: {_one_line(exc)}") from exc
+    if len(getattr(model, "inputs", None) or [None]) != 1:
+        raise ModelError(f"{path.name}: expected one image input, the model has {len(model.inputs)}")
+    _check_image_input(path.name, model.input_shape, spec)
     outputs = model.output_shape
-    if isinstance(outputs, list) or len(outputs) != 2:
+    if isinstance(outputs, list) or len(outputs) != 2 or outputs[1] is None:
         raise ModelError(f"{path.name}: expected one output of class scores, got {outputs}")
-    num_classes = int(outputs[1])
+    return _user_classifier(spec, path, model, int(outputs[1]), _ends_in_probabilities(model))
+
+
+def _load_saved_model(spec: ModelSpec, path: Path) -> Classifier:
+    """A TensorFlow SavedModel folder (``model.export(path)`` in Keras 3, ``tf.saved_model.save``).
+
+    Its graph can hold arbitrary TensorFlow ops (file reads and writes, for a start), which
+    run as soon as it is called, so it is treated like a file with code: trusted or refused.
+    Keras 3 reads it only as a ``TFSMLayer``, wrapped here in a model with one fixed-size input.
+    """
+    name = path.name or str(path)
+    if not (path / "saved_model.pb").exists() and not (path / "saved_model.pbtxt").exists():
+        raise ModelError(f"{name}: a folder, but not a TensorFlow SavedModel (no saved_model.pb); "
+                         "open a .keras or .h5 file, or a SavedModel folder")
+    if not spec.trust:
+        raise ModelError(f"{name}: a TensorFlow SavedModel can run arbitrary graph code when used; "
+                         "open it only if you trust it (--trust-model)")
+    keras = _import_keras()
+    if keras.backend.backend() != "tensorflow":
+        raise ModelError(f"{name}: SavedModel folders need the TensorFlow Keras backend "
+                         f"(this is {keras.backend.backend()})")
+    layer = None
+    errors = []
+    for endpoint in ("serving_default", "serve"):
+        try:
+            layer = keras.layers.TFSMLayer(str(path), call_endpoint=endpoint, name="saved_model")
+            break
+        except Exception as exc:  # wrong endpoint name, unreadable folder
+            errors.append(_one_line(exc))
+    if layer is None:
+        raise ModelError(f"{name}: cannot load the SavedModel: {errors[0]}")
+    function = layer.call_endpoint_fn
+    inputs = _flat_specs(_signature_inputs(function))
+    outputs = _flat_specs(getattr(function, "structured_outputs", None))
+    if len(inputs) != 1:
+        raise ModelError(f"{name}: expected one image input, the SavedModel has {len(inputs)}")
+    input_spec = inputs[0]
+    shape = tuple(input_spec.shape.as_list()) if input_spec.shape.rank is not None else ()
+    _check_image_input(name, shape, spec)
+    if not input_spec.dtype.is_floating:
+        raise ModelError(f"{name}: expected a float image input, the SavedModel takes {input_spec.dtype.name}")
+    if len(outputs) != 1 or outputs[0].shape.rank != 2 or outputs[0].shape[1] is None:
+        found = [tuple(o.shape.as_list()) if o.shape.rank is not None else "?" for o in outputs]
+        raise ModelError(f"{name}: expected one output of class scores (batch, classes), got {found}")
+    num_classes = int(outputs[0].shape[1])
+    image = keras.Input(shape=shape[1:], dtype=input_spec.dtype.name, name="image")
+    scores = layer(image)
+    if isinstance(scores, dict):
+        (scores,) = scores.values()
+    elif isinstance(scores, (list, tuple)):
+        (scores,) = scores
+    model = keras.Model(image, scores, name=name)
+    return _user_classifier(spec, path, model, num_classes, _probes_as_probabilities(model))
+
+
+def _user_classifier(spec: ModelSpec, path: Path, model, num_classes: int,
+                     outputs_probabilities: bool) -> Classifier:
     labels = spec.labels or _labels_beside(path)
     names = read_labels(labels, num_classes) if labels else [f"class {i}" for i in range(num_classes)]
-    return Classifier(model, path.name, names, spec.preprocess or "none",
-                      outputs_probabilities=_ends_in_probabilities(model), source=str(path))
+    return Classifier(model, path.name or str(path), names, spec.preprocess or "none",
+                      outputs_probabilities=outputs_probabilities, source=str(path))
+
+
+def _check_image_input(name: str, shape, spec: ModelSpec) -> None:
+    """One (batch, height, width, channels) input of fixed size, with 1 or 3 channels."""
+    shape = tuple(shape) if shape is not None else ()
+    if len(shape) != 4 or shape[1] is None or shape[2] is None:
+        raise ModelError(f"{name}: expected an image input (batch, height, width, channels) "
+                         f"of fixed size, got {shape}")
+    if shape[3] not in (1, 3):
+        raise ModelError(f"{name}: expected 1 (grey) or 3 (RGB) input channels, got {shape[3]}")
+    if shape[3] == 1 and spec.preprocess == "caffe":
+        raise ModelError(f"{name}: caffe preprocessing needs a 3-channel model; this one takes grey images")
+
+
+def _signature_inputs(function):
+    signature = getattr(function, "structured_input_signature", None)
+    if signature is None:
+        return None
+    args, kwargs = signature
+    return [*args, *(kwargs or {}).values()] if args else kwargs
+
+
+def _flat_specs(structure) -> list:
+    import tensorflow as tf
+
+    if structure is None:
+        return []
+    return [s for s in tf.nest.flatten(structure) if isinstance(s, tf.TensorSpec)]
+
+
+def _probes_as_probabilities(model) -> bool:
+    """A SavedModel keeps no layer activations to read: look at what it outputs instead.
+
+    Scores that stay within [0, 1] for black, grey and noise inputs are taken as
+    probabilities (softmax or sigmoid); anything else as logits, turned into probabilities
+    by the classifier.
+    """
+    shape = model.input_shape[1:]
+    rng = np.random.default_rng(0)
+    probes = np.stack([np.zeros(shape), np.full(shape, 127.5), rng.uniform(0, 255, shape)]).astype(np.float32)
+    try:
+        scores = np.asarray(model(probes, training=False))
+    except Exception as exc:
+        raise ModelError(f"{model.name}: the model failed to run: {_one_line(exc)}") from exc
+    return bool(np.all(np.isfinite(scores)) and scores.min() >= -1e-6 and scores.max() <= 1 + 1e-6)
+
+
+def _count(weights) -> int:
+    return int(sum(int(np.prod(w.shape)) for w in weights))
+
+
+def _output_shape_text(layer) -> str:
+    try:
+        output = layer.output
+    except Exception:  # a layer used at several places in the graph has no single output
+        return "multiple"
+    try:
+        import keras
+
+        shapes = [tuple(t.shape) for t in keras.tree.flatten(output)]
+    except Exception:
+        return "?"
+    text = [str(s) for s in shapes]
+    return text[0] if len(text) == 1 else ", ".join(text)
 
 
 def read_labels(path: str | Path, expected: int | None = None) -> list[str]:
@@ -188,9 +338,12 @@ def read_labels(path: str | Path, expected: int | None = None) -> list[str]:
             raise ModelError(f"{path.name}: invalid JSON: {exc.msg} (line {exc.lineno})") from exc
         if isinstance(data, dict):
             try:
-                data = [data[k] for k in sorted(data, key=int)]
+                indices = sorted(data, key=int)
             except (ValueError, TypeError):
                 raise ModelError(f"{path.name}: JSON labels must map class indices to names") from None
+            if [int(k) for k in indices] != list(range(len(indices))):
+                raise ModelError(f"{path.name}: JSON label indices must run 0, 1, 2, … without gaps")
+            data = [data[k] for k in indices]
         if not isinstance(data, list) or not all(isinstance(n, (str, int, float)) for n in data):
             raise ModelError(f"{path.name}: JSON labels must be a list of names")
         names = [str(n) for n in data]
@@ -202,11 +355,14 @@ def read_labels(path: str | Path, expected: int | None = None) -> list[str]:
 
 
 def _labels_beside(model_path: Path) -> Path | None:
-    for name in ("labels.txt", "labels.json", f"{model_path.stem}.labels.txt"):
-        candidate = model_path.with_name(name)
-        if candidate.exists():
-            return candidate
-    return None
+    """labels.txt / labels.json next to the model (or inside a SavedModel folder)."""
+    names = ("labels.txt", "labels.json", f"{model_path.stem}.labels.txt",
+             f"{model_path.stem}.labels.json")
+    places = [model_path.with_name(n) for n in names]
+    if model_path.is_dir():
+        places = [model_path / n for n in ("labels.txt", "labels.json")] + \
+                 [model_path / "assets" / n for n in ("labels.txt", "labels.json")] + places
+    return next((p for p in places if p.is_file()), None)
 
 
 def _refuse_code_layers(path: Path) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
 from engine.jobs import Explanation
 
@@ -161,3 +161,135 @@ def save_class_png(path, explanations: list[Explanation], class_index: int,
     FigureCanvasAgg(figure)
     draw_class(figure, explanations, class_index, lime_view)
     figure.savefig(path, dpi=dpi)
+
+
+TRUE_COLOUR, PREDICTED_COLOUR = "#2ca02c", "#ff7f0e"
+
+
+def draw_grid(figure: Figure, images: np.ndarray, maps: np.ndarray, class_names: list[str],
+              row_labels: list[str], true_classes, predicted_classes,
+              value_label: str = "SHAP value") -> None:
+    """Images × classes, as ``shap.image_plot``: the image, then one attribution per class.
+
+    ``images`` (N, H, W, 3) uint8, ``maps`` (N, C, H, W), ``class_names`` (C),
+    ``row_labels`` (N), ``true_classes`` (N column indices, -1 or None for unknown, or None
+    for all) and ``predicted_classes`` (N column indices, -1 where the prediction is not
+    among the columns). All cells share ONE symmetric colour scale and one colour bar, so
+    cells compare with each other. The true class's cell gets a green frame, the predicted
+    class's an orange one (both: green outside, orange inside).
+    """
+    from matplotlib.patches import Rectangle
+
+    images = np.asarray(images)
+    maps = np.asarray(maps, np.float32)
+    n, c = maps.shape[:2]
+    if len(images) != n or len(class_names) != c or len(row_labels) != n:
+        raise ValueError(f"grid needs matching sizes: {len(images)} images, maps {maps.shape}, "
+                         f"{len(class_names)} class names, {len(row_labels)} row labels")
+    true_classes = [None] * n if true_classes is None else list(true_classes)
+    predicted_classes = list(predicted_classes)
+    figure.clear()
+    figure.set_layout_engine("constrained")
+    axes = figure.subplots(n, c + 1, squeeze=False)
+    limit = symmetric_limit(maps)
+    artist = None
+    for row in range(n):
+        axes[row, 0].imshow(images[row])
+        axes[row, 0].set_xticks([])
+        axes[row, 0].set_yticks([])
+        axes[row, 0].set_ylabel(row_labels[row], fontsize=8)
+        for col in range(c):
+            ax = axes[row, col + 1]
+            ax.imshow(grey_backdrop(images[row]), cmap="gray", alpha=0.3, vmin=0, vmax=1)
+            artist = ax.imshow(maps[row, col], cmap=SHAP_CMAP, vmin=-limit, vmax=limit)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if row == 0:
+                ax.set_title(class_names[col], fontsize=9)
+            is_true = true_classes[row] is not None and int(true_classes[row]) == col
+            is_predicted = predicted_classes[row] is not None and int(predicted_classes[row]) == col
+            if is_true:
+                for spine in ax.spines.values():
+                    spine.set_visible(True)
+                    spine.set_edgecolor(TRUE_COLOUR)
+                    spine.set_linewidth(3)
+            if is_predicted:
+                inset = 0.035 if is_true else 0.0
+                ax.add_patch(Rectangle((inset, inset), 1 - 2 * inset, 1 - 2 * inset, transform=ax.transAxes,
+                                       fill=False, edgecolor=PREDICTED_COLOUR, linewidth=2.5,
+                                       linestyle="-" if not is_true else "--", gid="predicted"))
+    axes[0, 0].set_title("image", fontsize=9)
+    colorbar = figure.colorbar(artist, ax=axes[:, 1:].ravel().tolist() if c else axes.ravel().tolist(),
+                               orientation="horizontal", fraction=0.04 if n > 1 else 0.08, pad=0.02,
+                               aspect=40, label=f"{value_label} (red: for the class, blue: against)")
+    colorbar.ax.xaxis.set_major_locator(MaxNLocator(nbins=5, symmetric=True))
+    colorbar.ax.xaxis.set_major_formatter(FormatStrFormatter("%.2g"))  # no offset text to collide
+    colorbar.ax.tick_params(labelsize=7)
+    figure.suptitle("green frame: true class   ·   orange frame: predicted class", fontsize=8, color="0.3")
+
+
+def save_grid(path, images, maps, class_names, row_labels, true_classes, predicted_classes,
+              dpi: int = 120, format: str | None = None, value_label: str = "SHAP value") -> None:
+    """PNG, PDF or SVG (``format``, else the file's suffix); each cell about 1.8 inches."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    n, c = np.asarray(maps).shape[:2]
+    figure = new_figure(1.8 * (c + 1) + 0.6, 1.8 * n + 1.0)
+    FigureCanvasAgg(figure)
+    draw_grid(figure, images, maps, class_names, row_labels, true_classes, predicted_classes, value_label)
+    figure.savefig(path, dpi=dpi, format=format or _format_of(path))
+
+
+def draw_confusion_matrix(figure: Figure, result, max_labels: int = 30) -> None:
+    """Counts in the cells, colour by share of the true class (row-normalised), labels on
+    both axes. Models with many classes show only the classes that occur (true or predicted)."""
+    figure.clear()
+    figure.set_layout_engine("constrained")
+    matrix = np.asarray(result.confusion_matrix)
+    labels = list(result.labels)
+    shown = np.arange(len(labels))
+    if len(labels) > max_labels:
+        shown = np.flatnonzero(matrix.sum(axis=0) + matrix.sum(axis=1))
+    matrix = matrix[np.ix_(shown, shown)]
+    names = [labels[i] for i in shown]
+    totals = matrix.sum(axis=1, keepdims=True)
+    shares = np.divide(matrix, totals, out=np.zeros(matrix.shape, np.float64), where=totals > 0)
+    ax = figure.subplots()
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    size = len(names)
+    if size <= 40:
+        fontsize = 9 if size <= 10 else 7 if size <= 20 else 5
+        for (i, j), count in np.ndenumerate(matrix):
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=fontsize,
+                    color="white" if shares[i, j] > 0.5 else "black")
+    ax.set_xticks(range(size), names, rotation=45 if size > 4 else 0, ha="right" if size > 4 else "center",
+                  fontsize=8)
+    ax.set_yticks(range(size), names, fontsize=8)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(f"accuracy {result.accuracy:.1%}  (n = {int(np.asarray(result.confusion_matrix).sum())})",
+                 fontsize=11)
+    figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+
+
+def save_confusion_matrix(path, result, dpi: int = 120, format: str | None = None) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    size = min(len(result.labels), 30)
+    figure = new_figure(max(5.0, 0.45 * size + 3.0), max(4.2, 0.45 * size + 2.2))
+    FigureCanvasAgg(figure)
+    draw_confusion_matrix(figure, result)
+    figure.savefig(path, dpi=dpi, format=format or _format_of(path))
+
+
+def _format_of(path) -> str:
+    from pathlib import Path
+
+    suffix = Path(str(path)).suffix.lower().lstrip(".") if isinstance(path, (str, Path)) else ""
+    return suffix if suffix in ("png", "pdf", "svg") else "png"
+
+
+# Titles for methods added after the first two (draw_class looks them up at draw time).
+METHOD_TITLES.setdefault("shap-gradient", "SHAP (background set)")

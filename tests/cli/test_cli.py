@@ -140,3 +140,11 @@ def test_model_with_code_is_refused_from_the_command_line(tmp_path, workspace):
     assert refused.returncode == 2 and "--trust-model" in refused.stderr
     trusted = run("predict", workspace / "region.png", "--model", tmp_path / "lambda.keras", "--trust-model")
     assert trusted.returncode == 0, trusted.stderr
+
+
+def test_exported_files_get_normal_permissions(workspace, tmp_path):
+    result = run("explain", workspace / "region.png", *model_args(workspace), "--method", "lime",
+                 "--classes", "1", "--samples", "30", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    for path in tmp_path.iterdir():
+        assert path.stat().st_mode & 0o044, f"{path.name} is readable only by its owner"
