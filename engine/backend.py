@@ -9,6 +9,7 @@ for torch.
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Callable
 
 import numpy as np
@@ -180,3 +181,375 @@ def import_keras():
         os.close(saved)
         os.close(devnull)
     return keras
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradients (Grad-CAM, Integrated Gradients)
+#
+# The class score that gradients follow is the pre-softmax logit where the model ends in a
+# softmax (a Dense layer with softmax activation, or a separate softmax activation layer):
+# probabilities saturate, so their gradients vanish on confident predictions, and the
+# softmax couples every class into each one's gradient. Otherwise it is the model's output.
+# ---------------------------------------------------------------------------------------------
+
+
+class Gradients:
+    """What one gradient call returns, as float32 numpy arrays (None where not asked for).
+
+    ``scores`` (N, K): the class score of each row's K targets. ``input_grads``
+    (N, K, H, W, C): d score / d pixels, in 0-255 pixel units. ``activations`` (N, h, w, c)
+    and ``activation_grads`` (N, K, h, w, c): the chosen layer's output and d score / d it.
+    """
+
+    __slots__ = ("scores", "input_grads", "activations", "activation_grads")
+
+    def __init__(self, scores, input_grads=None, activations=None, activation_grads=None):
+        self.scores = scores
+        self.input_grads = input_grads
+        self.activations = activations
+        self.activation_grads = activation_grads
+
+
+GradientFn = Callable[[np.ndarray, np.ndarray], Gradients]
+
+
+def find_gradcam_layer(model) -> str:
+    """The name of the last layer with a 4-D output (N, h, w, c) before the model's last
+    global pooling or flatten: the last convolutional feature map, as Grad-CAM uses it."""
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    end = len(layers)
+    for i in range(len(layers) - 1, -1, -1):
+        kind = type(layers[i]).__name__
+        if kind == "Flatten" or kind.startswith("Global"):
+            end = i
+            break
+    for layer in reversed(layers[:end]):
+        shape = _output_shape(layer)
+        if shape is not None and len(shape) == 4:
+            return layer.name
+    raise ValueError(f"{model.name}: no convolutional layer (no layer with a 4-D output) "
+                     "to take Grad-CAM from")
+
+
+def make_gradient(model, preprocess_mode: str = "none", layer_name: str | None = None,
+                  wrt_input: bool = True, max_batch: int | None = None) -> GradientFn:
+    """Return ``g(pixels (N, H, W, C), targets (N,) or (N, K) int) -> Gradients``, compiled once.
+
+    Pixels are 0-255 (uint8 or float32: Integrated Gradients walks between pixel values);
+    preprocessing runs inside, so input gradients are in pixel space. With ``layer_name``
+    the layer's activations and their gradients come back too; ``wrt_input=False`` skips
+    the backward pass through the layers before it (Grad-CAM needs only the layer). Each row
+    is explained for each of its K targets: the layer's activations are computed once per
+    row and shared by its targets, so Grad-CAM for K classes costs one forward pass.
+    """
+    if layer_name is None and not wrt_input:
+        raise ValueError("nothing to differentiate: give a layer or ask for input gradients")
+    parts = _split_model(model, layer_name)
+    name = backend_name()
+    if max_batch is None:
+        max_batch = 16 if device_description() == "CPU" else 64
+    if name == "tensorflow":
+        run = _tensorflow_gradient(preprocess_mode, parts, wrt_input)
+    elif name == "jax":
+        run = _jax_gradient(model, preprocess_mode, parts, wrt_input)
+    elif name == "torch":
+        run = _torch_gradient(preprocess_mode, parts, wrt_input)
+    else:
+        raise RuntimeError(f"unsupported Keras backend: {name}")
+
+    def gradient(pixels: np.ndarray, targets: np.ndarray) -> Gradients:
+        x = np.asarray(pixels)
+        if x.dtype != np.uint8:
+            x = np.ascontiguousarray(x, dtype=np.float32)
+        t = np.asarray(targets, dtype=np.int32)
+        if t.ndim == 1:
+            t = t[:, None]
+        if t.ndim != 2 or len(t) != len(x):
+            raise ValueError("targets must be (N,) or (N, K) for N images")
+        # K targets of a row cost K backward passes (and K forward passes with input
+        # gradients), so memory is bounded by counting row-target pairs per chunk.
+        rows = max(1, max_batch // t.shape[1])
+        chunks = [run(x[i : i + rows], t[i : i + rows]) for i in range(0, len(x), rows)]
+        fields = []
+        for j in range(4):
+            values = [c[j] for c in chunks]
+            fields.append(None if values[0] is None else
+                          values[0] if len(values) == 1 else np.concatenate(values))
+        return Gradients(*fields)
+
+    return gradient
+
+
+_GRADIENT_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def cached_gradient(classifier, layer_name: str | None = None, wrt_input: bool = True) -> GradientFn:
+    """``make_gradient`` for a classifier (anything with ``keras_model`` and
+    ``preprocess_mode``), kept as long as the classifier lives, so a second explanation
+    starts warm. Keyed on the classifier, not the Keras model: the compiled functions hold
+    the model, and a weak key must not be reachable from its own value."""
+    per_classifier = _GRADIENT_CACHE.setdefault(classifier, {})
+    key = (classifier.preprocess_mode, layer_name, bool(wrt_input), backend_name())
+    if key not in per_classifier:
+        per_classifier[key] = make_gradient(classifier.keras_model, classifier.preprocess_mode,
+                                            layer_name, wrt_input)
+    return per_classifier[key]
+
+
+class _Parts:
+    """The model cut where gradients are taken: ``front`` maps model input to the layer's
+    activations (or to the score's source when no layer is given), ``head`` maps those to
+    the score's source, and ``logits`` turns the source into class scores."""
+
+    def __init__(self, front, head, logits, input_shape):
+        self.front = front
+        self.head = head
+        self.logits = logits
+        self.input_shape = input_shape
+
+    def scores(self, activations, flat_targets):
+        from keras import ops
+
+        source = activations if self.head is None else self.head(activations, training=False)
+        logits = ops.cast(self.logits(source), "float32")
+        return ops.take_along_axis(logits, ops.expand_dims(flat_targets, 1), axis=1)[:, 0]
+
+
+def class_score_name(model) -> str:
+    """What gradients differentiate: "logit" (pre-softmax) where the model ends in a softmax,
+    else "output" (the model's own output, e.g. logits of a model without softmax)."""
+    return "logit" if _softmax_kind(model) else "output"
+
+
+def _softmax_kind(model) -> str | None:
+    last = model.layers[-1]
+    activation = getattr(getattr(last, "activation", None), "__name__", "")
+    kind = type(last).__name__
+    if kind == "Dense" and activation == "softmax":
+        return "dense"
+    if kind == "Softmax" or (kind == "Activation" and activation == "softmax"):
+        return "activation"
+    return None
+
+
+def _split_model(model, layer_name):
+    keras = import_keras()
+    last = model.layers[-1]
+    softmax = _softmax_kind(model)
+    try:
+        inputs = model.inputs
+        if softmax == "dense":
+            source = last.input  # the features the last Dense layer reads
+
+            def logits(features):
+                from keras import ops
+
+                z = ops.matmul(features, last.kernel)
+                return z + last.bias if last.use_bias else z
+
+        elif softmax == "activation":
+            source = last.input  # already the logits
+
+            def logits(z):
+                return z
+
+        else:
+            source = model.outputs[0]
+
+            def logits(z):
+                return z
+
+        if layer_name is None:
+            front, head = keras.Model(inputs, source), None
+        else:
+            try:
+                layer = model.get_layer(layer_name)
+            except ValueError:
+                raise ValueError(f"{model.name} has no layer {layer_name!r}") from None
+            shape = _output_shape(layer)
+            if shape is None or len(shape) != 4:
+                raise ValueError(f"layer {layer_name!r} has output {shape}; Grad-CAM needs a "
+                                 "4-D (N, h, w, c) feature map")
+            output = _output_in_graph(keras, inputs, layer)
+            front = keras.Model(inputs, output)
+            head = keras.Model(output, source)
+    except ValueError:
+        raise
+    except Exception as exc:  # subclassed models have no graph to cut
+        raise ValueError(f"{model.name}: cannot take gradients through this model "
+                         f"({type(exc).__name__}: {exc})") from exc
+    return _Parts(front, head, logits, tuple(model.input_shape[1:]))
+
+
+def _output_in_graph(keras, inputs, layer):
+    """The layer's output tensor in this model's graph. A nested model (a pretrained base
+    called on new inputs) has two: its own graph's and the one where the outer model calls
+    it, and ``layer.output`` gives the first."""
+    candidates = [layer.output]
+    for node in reversed(getattr(layer, "_inbound_nodes", [])):
+        candidates.extend(getattr(node, "output_tensors", []))
+    for tensor in candidates:
+        try:
+            keras.Model(inputs, tensor)
+        except ValueError:
+            continue
+        return tensor
+    raise ValueError(f"layer {layer.name!r} is not on the path from the model's input")
+
+
+def _output_shape(layer):
+    try:
+        shape = layer.output.shape
+    except Exception:
+        return None
+    return tuple(shape) if shape is not None else None
+
+
+def _tensorflow_gradient(preprocess_mode, parts, wrt_input):
+    import tensorflow as tf
+
+    from engine.preprocess import preprocess_ops
+
+    with_layer = parts.head is not None
+
+    def run(x, targets):
+        k = tf.shape(targets)[1]
+        flat = tf.reshape(targets, [-1])
+        act = act_grads = input_grads = None
+        if wrt_input:
+            rows = tf.repeat(tf.cast(x, tf.float32), k, axis=0)  # one row per (image, target)
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(rows)
+                features = parts.front(preprocess_ops(rows, preprocess_mode), training=False)
+                scores = parts.scores(features, flat)
+            if with_layer:
+                input_grads, act_grads = tape.gradient(scores, [rows, features])
+                act = features[::k]
+            else:
+                input_grads = tape.gradient(scores, rows)
+        else:
+            act = parts.front(preprocess_ops(x, preprocess_mode), training=False)
+            rows = tf.repeat(act, k, axis=0)
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(rows)
+                scores = parts.scores(rows, flat)
+            act_grads = tape.gradient(scores, rows)
+        return _reshape_outputs(tf.reshape, tf.shape(targets), scores, input_grads, act,
+                                act_grads)
+
+    specs = {dtype: tf.function(run, input_signature=[
+        tf.TensorSpec([None, *parts.input_shape], dtype), tf.TensorSpec([None, None], tf.int32)])
+        for dtype in (tf.uint8, tf.float32)}
+
+    def call(x, targets):
+        out = specs[tf.uint8 if x.dtype == np.uint8 else tf.float32](x, targets)
+        return tuple(None if v is None else v.numpy().astype(np.float32, copy=False) for v in out)
+
+    return call
+
+
+def _reshape_outputs(reshape, target_shape, scores, input_grads, act, act_grads):
+    """Rows of (image, target) pairs back to (N, K, ...) arrays."""
+
+    def split(v):
+        if v is None:
+            return None
+        return reshape(v, [target_shape[0], target_shape[1], *v.shape[1:]])
+
+    return reshape(scores, target_shape), split(input_grads), act, split(act_grads)
+
+
+def _jax_gradient(model, preprocess_mode, parts, wrt_input):
+    import jax
+    import jax.numpy as jnp
+
+    from engine.preprocess import preprocess_ops
+
+    keras = import_keras()
+    with_layer = parts.head is not None
+
+    def run(trainable, non_trainable, x, targets):
+        # As model.stateless_call does: every variable of the whole model (the cut parts and
+        # the last layer's kernel share them) reads the values passed in, not captured ones.
+        mapping = list(zip(model.trainable_variables, trainable))
+        mapping += list(zip(model.non_trainable_variables, non_trainable))
+        n, k = targets.shape
+        flat = targets.reshape(-1)
+        act = act_grads = input_grads = None
+        with keras.StatelessScope(state_mapping=mapping):
+            def front(pixels):
+                return parts.front(preprocess_ops(pixels, preprocess_mode), training=False)
+
+            def head(features):
+                return parts.scores(features, flat)
+
+            if wrt_input:
+                rows = jnp.repeat(x.astype(jnp.float32), k, axis=0)
+                features, pull_front = jax.vjp(front, rows)
+                scores, pull_head = jax.vjp(head, features)
+                (feature_grads,) = pull_head(jnp.ones_like(scores))
+                (input_grads,) = pull_front(feature_grads)
+                if with_layer:
+                    act, act_grads = features[::k], feature_grads
+            else:
+                act = front(x)
+                scores, pull_head = jax.vjp(head, jnp.repeat(act, k, axis=0))
+                (act_grads,) = pull_head(jnp.ones_like(scores))
+        return _reshape_outputs(jnp.reshape, (n, k), scores, input_grads, act, act_grads)
+
+    compiled = jax.jit(run)
+
+    def call(x, targets):
+        n = len(x)
+        padded = 1 << max(0, (n - 1).bit_length())  # one build per power of two, as forward
+        if padded != n:
+            x = np.concatenate([x, np.zeros((padded - n, *x.shape[1:]), x.dtype)])
+            targets = np.concatenate([targets, np.zeros((padded - n, targets.shape[1]),
+                                                        targets.dtype)])
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+        out = compiled(trainable, non_trainable, x, targets)
+        return tuple(None if v is None else np.asarray(v)[:n].astype(np.float32, copy=False)
+                     for v in out)
+
+    return call
+
+
+def _torch_gradient(preprocess_mode, parts, wrt_input):
+    import torch
+
+    from engine.preprocess import preprocess_ops
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    with_layer = parts.head is not None
+
+    def call(x, targets):
+        n, k = targets.shape
+        pixels = torch.from_numpy(np.ascontiguousarray(x)).to(device)
+        flat = torch.from_numpy(targets.reshape(-1).astype(np.int64)).to(device)
+        act = act_grads = input_grads = None
+        with torch.enable_grad():
+            if wrt_input:
+                rows = pixels.float().repeat_interleave(k, dim=0).requires_grad_(True)
+                features = parts.front(preprocess_ops(rows, preprocess_mode), training=False)
+                scores = parts.scores(features, flat)
+                wanted = [rows, features] if with_layer else [rows]
+                grads = torch.autograd.grad(scores.sum(), wanted)
+                input_grads = grads[0]
+                if with_layer:
+                    act, act_grads = features[::k], grads[1]
+            else:
+                with torch.no_grad():
+                    act = parts.front(preprocess_ops(pixels, preprocess_mode), training=False)
+                rows = act.detach().repeat_interleave(k, dim=0).requires_grad_(True)
+                scores = parts.scores(rows, flat)
+                (act_grads,) = torch.autograd.grad(scores.sum(), [rows])
+
+        def host(v):
+            return None if v is None else v.detach().cpu().numpy().astype(np.float32, copy=False)
+
+        out = _reshape_outputs(lambda v, s: v.reshape(*s), (n, k), scores, input_grads, act,
+                               act_grads)
+        return tuple(host(v) for v in out)
+
+    return call

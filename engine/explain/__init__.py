@@ -5,12 +5,15 @@
 
 from __future__ import annotations
 
-from engine.explain import lime_image, shap_gradient, shap_partition
+from engine.explain import (gradcam, integrated_gradients, lime_image, shap_gradient,
+                            shap_partition)
 
 METHODS = {
     "shap": (shap_partition.explain, shap_partition.ShapParams),
     "lime": (lime_image.explain, lime_image.LimeParams),
     "shap-gradient": (shap_gradient.explain, shap_gradient.ShapGradientParams),
+    "gradcam": (gradcam.explain, gradcam.GradCamParams),
+    "ig": (integrated_gradients.explain, integrated_gradients.IntegratedGradientsParams),
 }
 
 

@@ -119,7 +119,7 @@ def test_bad_targets_and_images_are_rejected(region_classifier, region_image):
     with pytest.raises(ValueError, match="model input"):
         explain.run("shap", np.zeros((32, 32, 3), np.uint8), region_classifier, [0])
     with pytest.raises(ValueError, match="unknown method"):
-        explain.run("gradcam", region_image, region_classifier, [0])
+        explain.run("no-such-method", region_image, region_classifier, [0])
     with pytest.raises(ValueError, match="masker"):
         explain.run("shap", region_image, region_classifier, [0], ShapParams(masker="zeros"))
 
