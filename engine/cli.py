@@ -13,13 +13,15 @@ import time
 from pathlib import Path
 
 from engine.errors import Cancelled, EngineError, WeightsMissingError
+from engine.explain.gradcam import GradCamParams
+from engine.explain.integrated_gradients import BASELINES, IntegratedGradientsParams
 from engine.explain.lime_image import DISTANCE_METRICS, SEGMENTATION_DEFAULTS, LimeParams
 from engine.explain.shap_gradient import EXPLAINERS, ShapGradientParams
 from engine.explain.shap_partition import ShapParams
 from engine.preprocess import PREPROCESS_MODES
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_SETUP = 0, 1, 2
-METHOD_NAMES = ("shap", "lime", "shap-gradient")
+METHOD_NAMES = ("shap", "lime", "shap-gradient", "gradcam", "ig")
 GRID_ALL_CLASSES_LIMIT = 10
 
 
@@ -100,6 +102,17 @@ def add_explain_options(parser: argparse.ArgumentParser) -> None:
                             help="GradientExplainer samples per class (default 200)")
     background.add_argument("--explainer", choices=EXPLAINERS, default=ShapGradientParams.explainer,
                             help="auto (default: DeepExplainer, else GradientExplainer), deep or gradient")
+    fast = parser.add_argument_group("Grad-CAM and Integrated Gradients (instant previews)")
+    fast.add_argument("--layer", help="Grad-CAM layer (default: the last convolutional layer)")
+    fast.add_argument("--ig-steps", type=_positive_int, default=IntegratedGradientsParams.steps,
+                      help="Integrated Gradients path steps (default 32)")
+    fast.add_argument("--baseline", choices=BASELINES, default=IntegratedGradientsParams.baseline,
+                      help="Integrated Gradients baseline image (default black)")
+    faithful = parser.add_argument_group("faithfulness")
+    faithful.add_argument("--metrics", action="store_true",
+                          help="deletion/insertion AUCs of each map beside a random map's (written to the JSON)")
+    faithful.add_argument("--metric-steps", type=_positive_int, default=32,
+                          help="pixel-removal steps for --metrics (default 32)")
     lime = parser.add_argument_group("LIME")
     lime.add_argument("--samples", type=_positive_int, default=LimeParams.num_samples, help="default 1000")
     lime.add_argument("--num-features", type=_positive_int, default=LimeParams.num_features, help="default 1000")
@@ -219,7 +232,10 @@ def run_explain(args) -> int:
     if args.grid and not args.out:
         raise UsageError("--grid needs --out DIR for grid.png")
     params = {"shap": shap_params(args), "lime": lime_params(args),
-              "shap-gradient": shap_gradient_params(args, "shap-gradient" in methods)}
+              "shap-gradient": shap_gradient_params(args, "shap-gradient" in methods),
+              "gradcam": _validated(GradCamParams(layer=args.layer)),
+              "ig": _validated(IntegratedGradientsParams(steps=args.ig_steps, baseline=args.baseline,
+                                                         seed=args.seed))}
     classifier = load_classifier_for_cli(args)
     if args.classes > classifier.num_classes and not (args.grid and args.all_classes):
         raise UsageError(f"--classes {args.classes}: the model has only {classifier.num_classes} classes")
@@ -244,6 +260,7 @@ def run_explain(args) -> int:
             bar = _progress_bar("evals")
             try:
                 result = explain.run(method, image, classifier, targets, params[method], progress=bar)
+                faithfulness = _faithfulness(args, image, classifier, result)
             except EngineError as exc:
                 _error(exc, path)
                 failed += 1
@@ -251,16 +268,37 @@ def run_explain(args) -> int:
             finally:
                 if bar:
                     bar.close()
-            info = summary(result, path, predictions)
+            info = summary(result, path, predictions, faithfulness)
             summaries.append(info)
             if args.out:
-                write_explanation(args.out, Path(path).stem, result, path, predictions)
+                write_explanation(args.out, Path(path).stem, result, path, predictions,
+                                  faithfulness=faithfulness)
             if not args.json:
                 names = ", ".join(f"{n} ({p:.1%})" for n, p in zip(result.class_names, result.probabilities))
                 print(f"{path}  {method}: {names}  in {result.timings['explain_s']:.1f} s  [{result.model}]")
     if args.json:
         print(json.dumps(summaries, indent=2, default=str))
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _faithfulness(args, image, classifier, result) -> dict | None:
+    """Deletion/insertion scores for ``--metrics`` (None without it)."""
+    if not args.metrics:
+        return None
+    from engine.metrics import faithfulness
+
+    bar = _progress_bar("evals")
+    try:
+        return faithfulness(image, classifier, result, steps=args.metric_steps, seed=args.seed,
+                            progress=bar or _silent)
+    finally:
+        if bar:
+            bar.close()
+
+
+def _validated(params):
+    _validate(params)
+    return params
 
 
 def run_grid(args, method: str, params, classifier) -> int:

@@ -27,8 +27,10 @@ def _current_umask() -> int:
 _UMASK = _current_umask()  # read once at import: os.umask can only be read by setting it
 
 
-def summary(explanation: Explanation, image_path: str, predictions: list[Prediction]) -> dict:
-    return {
+def summary(explanation: Explanation, image_path: str, predictions: list[Prediction],
+            faithfulness: dict | None = None) -> dict:
+    """The JSON summary; ``faithfulness`` (engine.metrics.faithfulness) adds ``metrics``."""
+    data = {
         "image": str(image_path),
         "model": explanation.model,
         "untrained": explanation.untrained,
@@ -40,30 +42,37 @@ def summary(explanation: Explanation, image_path: str, predictions: list[Predict
         "timings": explanation.timings,
         "versions": explanation.versions,
     }
+    if faithfulness is not None:
+        data["metrics"] = {k: v for k, v in faithfulness.items() if not isinstance(v, np.ndarray)}
+    return data
 
 
 def write_json(path: Path, data: dict) -> None:
     _atomic_write(path, lambda f: f.write(json.dumps(data, indent=2, default=_jsonable).encode()))
 
 
-def write_npz(path: Path, explanation: Explanation) -> None:
+def write_npz(path: Path, explanation: Explanation, faithfulness: dict | None = None) -> None:
     arrays = {
         "maps": explanation.maps.astype(np.float32),
         "classes": np.asarray(explanation.classes, np.int64),
         "image": explanation.image.astype(np.uint8),
     }
     arrays.update({key: np.asarray(value) for key, value in explanation.extras.items()})
+    # Faithfulness curves (fractions removed/inserted, probabilities) beside the maps.
+    arrays.update({f"metrics_{key}": value for key, value in (faithfulness or {}).items()
+                   if isinstance(value, np.ndarray)})
     _atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
 def write_explanation(out_dir: Path, stem: str, explanation: Explanation, image_path: str,
-                      predictions: list[Prediction], lime_view: LimeView | None = None) -> list[Path]:
+                      predictions: list[Prediction], lime_view: LimeView | None = None,
+                      faithfulness: dict | None = None) -> list[Path]:
     """``STEM.METHOD.json``, ``STEM.METHOD.npz`` and one ``STEM.METHOD.CLASS.png`` per class."""
     out_dir.mkdir(parents=True, exist_ok=True)
     base = f"{stem}.{explanation.method}"
     written = [out_dir / f"{base}.json", out_dir / f"{base}.npz"]
-    write_json(written[0], summary(explanation, image_path, predictions))
-    write_npz(written[1], explanation)
+    write_json(written[0], summary(explanation, image_path, predictions, faithfulness))
+    write_npz(written[1], explanation, faithfulness)
     for class_index in explanation.classes:
         png = out_dir / f"{base}.{class_index}.png"
         _atomic_write(png, lambda f, c=class_index: save_class_png(f, [explanation], c, lime_view))

@@ -15,7 +15,10 @@ from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
 from engine.jobs import Explanation
 
-METHOD_TITLES = {"shap": "SHAP (Partition)", "lime": "LIME"}
+METHOD_TITLES = {"shap": "SHAP (Partition)", "lime": "LIME", "gradcam": "Grad-CAM",
+                 "ig": "Integrated Gradients"}
+COLORBAR_LABELS = {"shap": "SHAP value", "shap-gradient": "SHAP value", "gradcam": "Grad-CAM",
+                   "ig": "IG attribution"}
 LIME_VIEWS = ("positive", "positive_negative", "hide_rest")
 
 
@@ -43,9 +46,9 @@ def grey_backdrop(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) / 255.0
 
 
-def symmetric_limit(maps: np.ndarray) -> float:
+def symmetric_limit(maps: np.ndarray, percentile: float = 99.9) -> float:
     """A colour scale centred on zero, robust to a few extreme pixels (as shap.image_plot)."""
-    limit = float(np.nanpercentile(np.abs(maps), 99.9)) if maps.size else 0.0
+    limit = float(np.nanpercentile(np.abs(maps), percentile)) if maps.size else 0.0
     return limit if limit > 0 else 1e-12
 
 
@@ -128,12 +131,29 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
             draw_lime(ax, explanation, k, lime_view)
             _lime_legend(ax, lime_view or LimeView())
         else:
-            artist = draw_shap(ax, explanation, k)
+            if explanation.method == "gradcam":
+                artist = draw_heatmap(ax, explanation, k)
+            else:
+                # Pixel-level gradients are speckled: clip the scale at the 99th percentile.
+                limit = symmetric_limit(explanation.maps[k], 99.0) if explanation.method == "ig" else None
+                artist = draw_shap(ax, explanation, k, limit)
+            label = COLORBAR_LABELS.get(explanation.method, f"{explanation.method} value")
             colorbar = figure.colorbar(artist, ax=ax, orientation="horizontal", fraction=0.05,
-                                       pad=0.04, label=f"{explanation.method.upper()} value")
-            colorbar.ax.xaxis.set_major_locator(MaxNLocator(nbins=4, symmetric=True))
+                                       pad=0.04, label=label)
+            colorbar.ax.xaxis.set_major_locator(
+                MaxNLocator(nbins=4, symmetric=explanation.method != "gradcam"))
             colorbar.formatter.set_powerlimits((-2, 3))
             colorbar.ax.tick_params(labelsize=7)
+
+
+def draw_heatmap(ax, explanation: Explanation, k: int):
+    """Non-negative maps (Grad-CAM): a sequential heat map over the image."""
+    attribution = explanation.maps[k]
+    top = float(np.nanpercentile(attribution, 99.9)) if attribution.size else 0.0
+    ax.imshow(explanation.image)
+    artist = ax.imshow(attribution, cmap="inferno", alpha=0.55, vmin=0, vmax=top if top > 0 else 1e-12)
+    ax.set_axis_off()
+    return artist
 
 
 def _lime_legend(ax, view: LimeView) -> None:

@@ -117,7 +117,7 @@ def test_missing_weights_offline_is_one_clear_line(tmp_path):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--method", "gradcam"], "unknown method"),
+    (["--method", "deeplift"], "unknown method"),
     (["--masker", "zeros"], "masker"),
     (["--seg-param", "kernel_size"], "NAME=VALUE"),
     (["--segmentation", "slic", "--seg-param", "kernel_size=3"], "no parameter kernel_size"),
@@ -148,3 +148,32 @@ def test_exported_files_get_normal_permissions(workspace, tmp_path):
     assert result.returncode == 0, result.stderr
     for path in tmp_path.iterdir():
         assert path.stat().st_mode & 0o044, f"{path.name} is readable only by its owner"
+
+
+def test_gradient_methods_with_faithfulness_metrics(workspace, tmp_path):
+    result = run("explain", workspace / "region.png", *model_args(workspace), "--method", "ig",
+                 "--classes", "2", "--ig-steps", "16", "--metrics", "--metric-steps", "16", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "region.ig.json").read_text())
+    metrics = summary["metrics"]
+    for key in ("deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc"):
+        assert len(metrics[key]) == 2 and all(0 <= v <= 1 for v in metrics[key])
+    # The explanation of the decisive class beats a random order on both curves.
+    assert metrics["deletion_auc"][0] < metrics["random_deletion_auc"][0]
+    assert metrics["insertion_auc"][0] > metrics["random_insertion_auc"][0]
+    with np.load(tmp_path / "region.ig.npz", allow_pickle=False) as arrays:
+        assert arrays["metrics_deletion_curves"].shape == (2, 17)
+    assert Image.open(tmp_path / "region.ig.0.png").size[0] > 400
+
+
+def test_gradcam_on_the_untrained_resnet(tmp_path):
+    from skimage import data
+
+    Image.fromarray(data.coffee()).save(tmp_path / "coffee.png")
+    result = run("explain", tmp_path / "coffee.png", "--weights", "none", "--method", "gradcam",
+                 "--classes", "2", "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "out" / "coffee.gradcam.json").read_text())
+    assert summary["params"]["layer"] == "conv5_block3_out"
+    with np.load(tmp_path / "out" / "coffee.gradcam.npz") as arrays:
+        assert arrays["maps"].shape == (2, 224, 224) and arrays["maps"].min() >= 0
