@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv[0] == "self-test":
             from engine.selftest import run_self_test
 
-            return run_self_test()
+            return run_self_test(argv[1:])
         from engine.cli import main as cli_main
 
         return cli_main(argv)

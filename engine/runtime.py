@@ -1,7 +1,8 @@
 """Process-wide settings applied once at start-up, before heavy libraries load.
 
-Frozen-app fixes live here too, in one place: a windowed build has no stdout/stderr, and
-matplotlib and numba need writable cache folders.
+Frozen-app fixes live here too, in one place: worker processes must not start a second app,
+a windowed build has no stdout/stderr, and matplotlib and numba need writable cache folders.
+(TensorFlow's AutoGraph needs the engine's source files: build.spec ships them.)
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ def prepare_environment() -> None:
 
 
 def _prepare_frozen() -> None:
+    # A library that starts a worker process (multiprocessing, joblib) re-runs this
+    # executable; freeze_support() turns that run into the worker instead of a second app.
+    # PyInstaller's runtime hook makes it work on every platform, not only Windows.
+    import multiprocessing
+
+    multiprocessing.freeze_support()
     # A windowed build starts with sys.stdout/sys.stderr set to None; libraries that write
     # to them (tqdm, warnings, keras) would crash, so give them a sink.
     for name in ("stdout", "stderr"):
