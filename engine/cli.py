@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 from engine.errors import Cancelled, EngineError, WeightsMissingError
@@ -198,18 +197,37 @@ def load_classifier_for_cli(args):
         return load_classifier(spec)
 
 
+class ModelInputs:
+    """The given image files, loaded and resized for the model, in order.
+
+    A file that cannot be used is reported as one line and counted in ``failed``; the
+    others still come.
+    """
+
+    def __init__(self, paths: list[str], classifier):
+        self.paths = paths
+        self.classifier = classifier
+        self.failed = 0
+
+    def __iter__(self):
+        from engine.images import fit_to_model, load_image
+
+        for path in self.paths:
+            try:
+                image = fit_to_model(load_image(path), self.classifier.input_size)
+            except EngineError as exc:
+                _error(exc)
+                self.failed += 1
+                continue
+            yield path, image
+
+
 def run_predict(args) -> int:
-    from engine.images import fit_to_model, load_image
 
     classifier = load_classifier_for_cli(args)
-    results, failed = [], 0
-    for path in args.images:
-        try:
-            image = fit_to_model(load_image(path), classifier.input_size)
-        except EngineError as exc:
-            _error(exc)
-            failed += 1
-            continue
+    results = []
+    inputs = ModelInputs(args.images, classifier)
+    for path, image in inputs:
         predictions = classifier.top_k(classifier.predict(image)[0], args.top)
         results.append({"image": path, "predictions": [p.to_json() for p in predictions]})
         if not args.json:
@@ -218,13 +236,12 @@ def run_predict(args) -> int:
                 print(f"  {p.probability:7.2%}  {p.name}  ({p.index})")
     if args.json:
         print(json.dumps(results, indent=2))
-    return EXIT_SOME_FAILED if failed else EXIT_OK
+    return EXIT_SOME_FAILED if inputs.failed else EXIT_OK
 
 
 def run_explain(args) -> int:
     from engine import explain
     from engine.export import summary, write_explanation
-    from engine.images import fit_to_model, load_image
 
     methods = parse_methods(args.method)
     if args.grid and len(methods) != 1:
@@ -246,14 +263,9 @@ def run_explain(args) -> int:
         preload_background(params["shap-gradient"], classifier)
     if args.grid:
         return run_grid(args, methods[0], params[methods[0]], classifier)
-    failed, summaries = 0, []
-    for path in args.images:
-        try:
-            image = fit_to_model(load_image(path), classifier.input_size)
-        except EngineError as exc:
-            _error(exc)
-            failed += 1
-            continue
+    summaries = []
+    inputs = ModelInputs(args.images, classifier)
+    for path, image in inputs:
         predictions = classifier.top_k(classifier.predict(image)[0], args.classes)
         targets = [p.index for p in predictions]
         for method in methods:
@@ -263,7 +275,7 @@ def run_explain(args) -> int:
                 faithfulness = _faithfulness(args, image, classifier, result)
             except EngineError as exc:
                 _error(exc, path)
-                failed += 1
+                inputs.failed += 1
                 continue
             finally:
                 if bar:
@@ -278,7 +290,7 @@ def run_explain(args) -> int:
                 print(f"{path}  {method}: {names}  in {result.timings['explain_s']:.1f} s  [{result.model}]")
     if args.json:
         print(json.dumps(summaries, indent=2, default=str))
-    return EXIT_SOME_FAILED if failed else EXIT_OK
+    return EXIT_SOME_FAILED if inputs.failed else EXIT_OK
 
 
 def _faithfulness(args, image, classifier, result) -> dict | None:
@@ -308,17 +320,11 @@ def run_grid(args, method: str, params, classifier) -> int:
     from engine import explain
     from engine.evaluate import normalise_label
     from engine.export import _atomic_write, write_json
-    from engine.images import fit_to_model, load_image
     from engine.render import save_grid
 
-    paths, images, failed = [], [], 0
-    for path in args.images:
-        try:
-            images.append(fit_to_model(load_image(path), classifier.input_size))
-            paths.append(path)
-        except EngineError as exc:
-            _error(exc)
-            failed += 1
+    inputs = ModelInputs(args.images, classifier)
+    loaded = list(inputs)
+    paths, images, failed = [p for p, _ in loaded], [i for _, i in loaded], inputs.failed
     if not images:
         raise UsageError("no image could be read for the grid")
     images = np.stack(images)

@@ -71,8 +71,6 @@ def segment(image: np.ndarray, params: LimeParams) -> np.ndarray:
 
 def explain(image: np.ndarray, classifier, targets, params: LimeParams | None = None,
             progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> Explanation:
-    from lime import lime_image
-
     params = params or LimeParams()
     params.validate()
     image = check_image(image, classifier)

@@ -1,0 +1,82 @@
+"""``run_app(args)``: the application object, the window, and what the command line asked for.
+
+The window is shown before the engine thread starts loading the model, so nothing here may
+import keras, ``engine.models``, ``engine.explain`` or ``engine.backend`` at module level.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from gui.engine_requests import ModelRequest
+from gui.main_window import MainWindow
+from gui.settings_store import APPLICATION, ORGANISATION
+
+METHOD_ORDER = ("shap", "lime")
+
+
+def parse_methods(text: str) -> str:
+    """'lime,shap' -> 'shap,lime'; raises ValueError for unknown names."""
+    names = {m.strip().lower() for m in text.split(",") if m.strip()}
+    unknown = names - set(METHOD_ORDER)
+    if unknown or not names:
+        raise ValueError(f"--explain {text!r}: choose shap, lime or shap,lime")
+    return ",".join(m for m in METHOD_ORDER if m in names)
+
+
+def application() -> QApplication:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName(APPLICATION)
+    return app
+
+
+def build_window(args) -> MainWindow:
+    """The window with the command line's settings applied (for this run only, not saved)."""
+    # A screenshot run ignores the remembered layout, so every run gives the same picture.
+    window = MainWindow(ModelRequest.from_args(args),
+                        restore_layout=not getattr(args, "screenshot", None))
+    explain = getattr(args, "explain", None)
+    window.settings_panel.apply_overrides(
+        methods=parse_methods(explain) if explain else None,
+        classes=getattr(args, "classes", None),
+        lime_samples=getattr(args, "samples", None),
+        shap_max_evals=getattr(args, "max_evals", None))
+    window.update_plan()
+    return window
+
+
+def start(window: MainWindow, args) -> None:
+    """Start the engine, add the command line's images, and queue the first one if asked."""
+    window.start()
+    images = list(getattr(args, "images", None) or [])
+    added = window.add_paths(images) if images else []
+    if getattr(args, "explain", None) and added:
+        window.image_list.select_key(added[0].key)
+        window.explain(added[0])
+
+
+def run_app(args) -> int:
+    app = application()
+    try:
+        window = build_window(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    screenshot = getattr(args, "screenshot", None)
+    window.show()
+    shot = None
+    if screenshot:
+        from gui.screenshot import ScreenshotWhenIdle
+
+        shot = ScreenshotWhenIdle(window, Path(screenshot))
+    start(window, args)
+    code = app.exec()
+    window.controller.shutdown()
+    if shot is not None and shot.exit_code is not None and shot.exit_code >= 0:
+        return shot.exit_code
+    return code

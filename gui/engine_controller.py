@@ -1,0 +1,324 @@
+"""The GUI thread's side of the engine: one thread, a queue of jobs with ids, cancel, shutdown.
+
+The queue lives here rather than in the worker so the window can show it, reorder nothing
+by accident, and drop a waiting job without asking the busy thread. Only one job is handed
+to the worker at a time; the next goes when the worker says the current one has ended.
+
+Results are matched by job id: anything from a job that was cancelled or superseded (the
+same image explained again) is dropped here, so late results never overwrite newer ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+
+from PySide6.QtCore import QDeadlineTimer, QObject, Qt, QThread, Signal, Slot
+
+from engine.jobs import CancelToken
+from gui.engine_requests import ExplainJob, ModelFailure, ModelInfo, ModelRequest, PredictRequest
+from gui.engine_worker import EngineWorker
+
+SHUTDOWN_WAIT_MS = 60_000  # a model load cannot be interrupted; give it time to end
+
+
+class EngineController(QObject):
+    modelLoading = Signal(str)
+    modelReady = Signal(object)  # ModelInfo
+    modelFailed = Signal(object)  # ModelFailure
+    preparing = Signal(bool)  # the explainers are warming up (first job waits for it)
+    predictionsReady = Signal(int, object)  # image key, list[Prediction]
+    predictionFailed = Signal(int, str)
+    queueChanged = Signal()
+    jobStarted = Signal(object)  # ExplainJob
+    jobProgress = Signal(object)  # ExplainJob (done, total, stage updated)
+    resultReady = Signal(object, object)  # ExplainJob, Explanation
+    jobFinished = Signal(object)  # ExplainJob, any end state: look at job.state
+    jobFailed = Signal(object, str)
+    jobCancelled = Signal(object)
+    downloadProgress = Signal(object, object)
+    downloadFinished = Signal(str)
+    downloadFailed = Signal(str)
+    downloadCancelled = Signal()
+
+    # Requests to the worker: queued connections, so they run in the engine thread.
+    _loadModel = Signal(object, int)
+    _runJob = Signal(object)
+    _servePredictions = Signal()
+    _download = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread = QThread()
+        self._thread.setObjectName("engine")
+        self._worker = EngineWorker()
+        self._worker.moveToThread(self._thread)
+        self._ids = itertools.count(1)
+        self._queue: deque[ExplainJob] = deque()
+        self._running: ExplainJob | None = None
+        self._jobs: dict[int, ExplainJob] = {}
+        self._generation = 0
+        self.model_state = "idle"  # idle | loading | ready | failed
+        self.model_info: ModelInfo | None = None
+        self.model_failure: ModelFailure | None = None
+        self.model_request: ModelRequest | None = None
+        self.warming_up = False
+        self._download_token: CancelToken | None = None
+        self._connect()
+
+    def _connect(self) -> None:
+        queued = Qt.ConnectionType.QueuedConnection
+        w = self._worker
+        self._loadModel.connect(w.load_model, queued)
+        self._runJob.connect(w.run_job, queued)
+        self._servePredictions.connect(w.serve_predictions, queued)
+        self._download.connect(w.download_weights, queued)
+        w.modelLoading.connect(self.modelLoading, queued)
+        w.modelLoaded.connect(self._on_model_loaded, queued)
+        w.modelFailed.connect(self._on_model_failed, queued)
+        w.preparing.connect(self._on_preparing, queued)
+        w.predicted.connect(self._on_predicted, queued)
+        w.predictFailed.connect(self.predictionFailed, queued)
+        w.jobStarted.connect(self._on_job_started, queued)
+        w.progress.connect(self._on_progress, queued)
+        w.methodFinished.connect(self._on_method_finished, queued)
+        w.jobFinished.connect(self._on_job_finished, queued)
+        w.jobCancelled.connect(self._on_job_cancelled, queued)
+        w.jobFailed.connect(self._on_job_failed, queued)
+        w.downloadProgress.connect(self.downloadProgress, queued)
+        w.downloadFinished.connect(self._on_download_finished, queued)
+        w.downloadFailed.connect(self._on_download_failed, queued)
+        w.downloadCancelled.connect(self._on_download_cancelled, queued)
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def worker(self) -> EngineWorker:
+        return self._worker
+
+    @property
+    def thread(self) -> QThread:
+        return self._thread
+
+    @property
+    def running_job(self) -> ExplainJob | None:
+        return self._running
+
+    @property
+    def waiting_jobs(self) -> list[ExplainJob]:
+        return list(self._queue)
+
+    @property
+    def busy(self) -> bool:
+        return self._running is not None or bool(self._queue)
+
+    def job(self, job_id: int) -> ExplainJob | None:
+        return self._jobs.get(job_id)
+
+    def start(self, request: ModelRequest) -> None:
+        if not self._thread.isRunning():
+            self._thread.start()
+        self.load_model(request)
+
+    def load_model(self, request: ModelRequest) -> None:
+        self._generation += 1
+        self.model_request = request
+        self.model_state = "loading"
+        self.model_info = None
+        self.model_failure = None
+        self._loadModel.emit(request, self._generation)
+
+    def predict(self, image_key: int, image) -> None:
+        self._worker.enqueue_prediction(PredictRequest(image_key, image))
+        self._servePredictions.emit()
+
+    def submit(self, image_key: int, image, methods, shap: dict, lime: dict, classes: int) -> ExplainJob:
+        """Queue a job; an earlier job for the same image is superseded (cancelled)."""
+        self.cancel_image(image_key)
+        job = ExplainJob(next(self._ids), image_key, image, tuple(methods), dict(shap), dict(lime),
+                         int(classes))
+        job.total = job.planned_evaluations()
+        self._jobs[job.job_id] = job
+        self._queue.append(job)
+        self.queueChanged.emit()
+        self._dispatch()
+        return job
+
+    def cancel(self, job_id: int) -> None:
+        job = self._jobs.get(job_id)
+        if job is None or job.finished:
+            return
+        # Set from this thread on purpose: the worker checks the token between batches.
+        job.cancel.cancel()
+        if job in self._queue:
+            self._queue.remove(job)
+            self._end(job, "cancelled")
+            self.jobCancelled.emit(job)
+            self.jobFinished.emit(job)
+            self.queueChanged.emit()
+
+    def cancel_current(self) -> bool:
+        if self._running is None:
+            return False
+        self.cancel(self._running.job_id)
+        return True
+
+    def cancel_image(self, image_key: int) -> None:
+        for job in [*self._queue, *([self._running] if self._running else [])]:
+            if job.image_key == image_key:
+                self.cancel(job.job_id)
+
+    def forget_image(self, image_key: int) -> None:
+        """The image was removed: cancel its jobs and drop its waiting prediction request."""
+        self.cancel_image(image_key)
+        self._worker.forget_prediction(image_key)
+
+    def cancel_all(self) -> None:
+        for job in list(self._queue):
+            self.cancel(job.job_id)
+        self.cancel_current()
+
+    def download_weights(self) -> CancelToken:
+        self._download_token = CancelToken()
+        self._download.emit(self._download_token)
+        return self._download_token
+
+    def cancel_download(self) -> None:
+        if self._download_token is not None:
+            self._download_token.cancel()
+
+    def shutdown(self) -> None:
+        """Cancel, quit, wait: the window calls this when it closes."""
+        self.cancel_all()
+        self.cancel_download()
+        self._worker.stop()
+        if self._thread.isRunning():
+            self._thread.quit()
+            self._thread.wait(QDeadlineTimer(SHUTDOWN_WAIT_MS))
+
+    # ------------------------------------------------------------------ queue
+
+    def _dispatch(self) -> None:
+        if self._running is not None or not self._queue or self.model_state != "ready":
+            return
+        job = self._queue.popleft()
+        job.state = "running"
+        self._running = job
+        self._runJob.emit(job)
+        self.queueChanged.emit()
+
+    def _end(self, job: ExplainJob, state: str) -> None:
+        job.state = state
+        if self._running is job:
+            self._running = None
+        self._jobs.pop(job.job_id, None)
+
+    def _current(self, job_id: int) -> ExplainJob | None:
+        """The running job with this id, or None when it is stale (cancelled, superseded)."""
+        job = self._running
+        return job if job is not None and job.job_id == job_id else None
+
+    # ------------------------------------------------------------------ worker signals
+
+    @Slot(object)
+    def _on_model_loaded(self, info: ModelInfo) -> None:
+        if info.generation != self._generation:
+            return  # a newer load was asked for meanwhile
+        self.model_state = "ready"
+        self.model_info = info
+        self.warming_up = True  # the worker warms the explainers up after every load
+        self.modelReady.emit(info)
+        self._dispatch()
+
+    @Slot(bool)
+    def _on_preparing(self, active: bool) -> None:
+        self.warming_up = active
+        self.preparing.emit(active)
+
+    @Slot(object)
+    def _on_model_failed(self, failure: ModelFailure) -> None:
+        self.model_state = "failed"
+        self.model_failure = failure
+        self.modelFailed.emit(failure)
+
+    @Slot(int, int, object)
+    def _on_predicted(self, image_key: int, generation: int, predictions) -> None:
+        if generation == self._generation:
+            self.predictionsReady.emit(image_key, predictions)
+
+    @Slot(int)
+    def _on_job_started(self, job_id: int) -> None:
+        job = self._current(job_id)
+        if job is not None:
+            job.started = time.monotonic()
+            self.jobStarted.emit(job)
+
+    @Slot(int, int, int, str)
+    def _on_progress(self, job_id: int, done: int, total: int, stage: str) -> None:
+        job = self._current(job_id)
+        if job is None or job.cancel.cancelled:
+            return
+        job.done, job.total, job.stage = done, total, stage
+        self.jobProgress.emit(job)
+
+    @Slot(int, object)
+    def _on_method_finished(self, job_id: int, explanation) -> None:
+        job = self._current(job_id)
+        if job is None or job.cancel.cancelled:
+            return  # dropped: cancelled or superseded (the worker stops waiting on cancel)
+        # Listeners call ``job.shown.set()`` once the result is drawn (or at once if it is
+        # not on screen); the engine resumes then, or after a short timeout.
+        self.resultReady.emit(job, explanation)
+
+    @Slot(int)
+    def _on_job_finished(self, job_id: int) -> None:
+        job = self._current(job_id)
+        if job is None:
+            return
+        if job.cancel.cancelled:  # cancelled after its last batch: still a cancel
+            self._on_job_cancelled(job_id, job.done, job.total)
+            return
+        job.done = job.total
+        self._end(job, "done")
+        self.jobFinished.emit(job)
+        self._dispatch()
+        self.queueChanged.emit()
+
+    @Slot(int, int, int)
+    def _on_job_cancelled(self, job_id: int, done: int, total: int) -> None:
+        job = self._current(job_id)
+        if job is None:
+            return
+        job.done, job.total = done, total
+        self._end(job, "cancelled")
+        self.jobCancelled.emit(job)
+        self.jobFinished.emit(job)
+        self._dispatch()
+        self.queueChanged.emit()
+
+    @Slot(int, str)
+    def _on_job_failed(self, job_id: int, message: str) -> None:
+        job = self._current(job_id)
+        if job is None:
+            return
+        self._end(job, "failed")
+        self.jobFailed.emit(job, message)
+        self.jobFinished.emit(job)
+        self._dispatch()
+        self.queueChanged.emit()
+
+    @Slot(str)
+    def _on_download_finished(self, path: str) -> None:
+        self._download_token = None
+        self.downloadFinished.emit(path)
+
+    @Slot(str)
+    def _on_download_failed(self, message: str) -> None:
+        self._download_token = None
+        self.downloadFailed.emit(message)
+
+    @Slot()
+    def _on_download_cancelled(self) -> None:
+        self._download_token = None
+        self.downloadCancelled.emit()

@@ -1,0 +1,110 @@
+"""What crosses between the GUI thread and the engine thread: small dataclasses and numpy arrays.
+
+Nothing here imports keras or the explainers, so the window can build these before the model
+(or TensorFlow) has loaded. Explainer parameters travel as plain dicts and become
+``ShapParams`` / ``LimeParams`` inside the worker.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from engine.jobs import CancelToken
+
+PREDICTION_COUNT = 5  # rows in the predictions panel
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """Which model to load; mirrors ``engine.models.ModelSpec`` without importing it."""
+
+    model: str = "resnet50"
+    weights: str | None = None
+    labels: str | None = None
+    preprocess: str | None = None
+    trust: bool = False
+
+    @classmethod
+    def from_args(cls, args) -> "ModelRequest":
+        return cls(model=getattr(args, "model", None) or "resnet50",
+                   weights=getattr(args, "weights", None),
+                   labels=getattr(args, "labels", None),
+                   preprocess=getattr(args, "preprocess", None),
+                   trust=bool(getattr(args, "trust_model", False)))
+
+    def with_weights(self, weights: str | None) -> "ModelRequest":
+        return replace(self, weights=weights)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Sent once a model has loaded: what the status bar shows."""
+
+    label: str
+    name: str
+    untrained: bool
+    backend: str
+    device: str
+    input_size: tuple[int, int]
+    num_classes: int
+    generation: int
+
+
+@dataclass(frozen=True)
+class ModelFailure:
+    """A model that could not load. ``filename``/``folder`` are set when weights are missing."""
+
+    message: str
+    filename: str | None = None
+    folder: str | None = None
+
+    @property
+    def weights_missing(self) -> bool:
+        return self.filename is not None
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    image_key: int
+    image: np.ndarray  # uint8 (H, W, 3), any size: the worker fits it to the model
+
+
+@dataclass
+class ExplainJob:
+    """One image, one or more methods. The GUI keeps this record; the worker reads it.
+
+    ``cancel`` is shared on purpose: the GUI thread sets it directly (a queued call would wait
+    behind the running job) and the engine checks it once per model batch.
+    """
+
+    job_id: int
+    image_key: int
+    image: np.ndarray
+    methods: tuple[str, ...]
+    shap: dict
+    lime: dict
+    classes: int
+    cancel: CancelToken = field(default_factory=CancelToken)
+    # Set by the GUI once a delivered result is on screen; the engine waits for it (briefly)
+    # before going on, so drawing the result does not compete with the next method for CPU.
+    shown: threading.Event = field(default_factory=threading.Event)
+    state: str = "queued"  # queued | running | done | cancelled | failed
+    done: int = 0
+    total: int = 0
+    stage: str = ""
+    created: float = field(default_factory=time.monotonic)
+    started: float | None = None
+
+    def planned_evaluations(self) -> int:
+        """Model evaluations the whole job will make, as far as the settings say."""
+        plan = {"shap": int(self.shap.get("max_evals", 500)),
+                "lime": int(self.lime.get("num_samples", 1000))}
+        return sum(plan.get(m, 0) for m in self.methods)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "cancelled", "failed")

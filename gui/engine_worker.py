@@ -1,0 +1,304 @@
+"""The engine thread's side: owns the model, runs one job at a time, talks only in signals.
+
+``EngineWorker`` is moved onto one long-lived ``QThread`` (see ``engine_controller``). Keras
+models are not safe to call from several threads, and loading ResNet-50 takes seconds, so the
+model lives here for the whole session. Keras, the explainers and the backend are imported
+inside the slots: importing them at module level would delay the window by seconds.
+
+Every slot catches its own exceptions and turns them into a one-line error signal, so a
+failing job never takes the thread down.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from collections import deque
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from engine.errors import Cancelled, WeightsMissingError
+from engine.jobs import CancelToken
+from gui.engine_requests import (
+    PREDICTION_COUNT,
+    ExplainJob,
+    ModelFailure,
+    ModelInfo,
+    ModelRequest,
+    PredictRequest,
+)
+
+PROGRESS_INTERVAL_S = 0.08  # at most ~12 progress signals a second reach the GUI
+RESULT_HANDOFF_S = 1.0  # the longest the engine waits for the GUI to draw a result
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception, for status bars and banners.
+
+    Engine errors and bad settings (ValueError) are written for users and shown as they are;
+    anything else keeps its type name, so a bug report can be searched for.
+    """
+    from engine.errors import EngineError
+
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    if isinstance(exc, (EngineError, ValueError)) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _JobProgress:
+    """Turns per-method ``progress(done, total, stage)`` calls into one bar for the whole job."""
+
+    def __init__(self, worker: "EngineWorker", job: ExplainJob):
+        self._worker = worker
+        self._job = job
+        self._planned = {"shap": int(job.shap.get("max_evals", 500)),
+                         "lime": int(job.lime.get("num_samples", 1000))}
+        self._offset = 0
+        self._method_total = 0
+        self.done = 0
+        self.total = job.planned_evaluations()
+        self._last_emit = 0.0
+
+    def start_method(self, method: str) -> None:
+        self._offset = self.done
+        self._method_total = self._planned.get(method, 0)
+
+    def finish_method(self) -> None:
+        # A method may evaluate a few rows more or less than planned: re-base on what it did.
+        self.total += self.done - (self._offset + self._method_total)
+        self._offset = self.done
+
+    def __call__(self, done: int, total: int, stage: str) -> None:
+        # Called from the engine thread, inside the explainer, between model batches.
+        if total > self._method_total:
+            self.total += total - self._method_total
+            self._method_total = total
+        self.done = self._offset + done
+        now = time.monotonic()
+        if now - self._last_emit >= PROGRESS_INTERVAL_S or done >= total:
+            self._last_emit = now
+            self._worker.progress.emit(self._job.job_id, self.done, max(self.total, self.done), stage)
+        # Between batches is the one safe moment to answer a waiting prediction request.
+        self._worker.serve_predictions()
+
+
+class EngineWorker(QObject):
+    modelLoading = Signal(str)  # a short description of what is loading
+    modelLoaded = Signal(object)  # ModelInfo
+    modelFailed = Signal(object)  # ModelFailure
+    preparing = Signal(bool)  # True while the explainers warm up after a model load
+    predicted = Signal(int, int, object)  # image key, model generation, list[Prediction]
+    predictFailed = Signal(int, str)  # image key, message
+    jobStarted = Signal(int)
+    progress = Signal(int, int, int, str)  # job id, evaluations done, total, stage
+    methodFinished = Signal(int, object)  # job id, engine.jobs.Explanation
+    jobFinished = Signal(int)
+    jobCancelled = Signal(int, int, int)  # job id, evaluations done, total
+    jobFailed = Signal(int, str)  # job id, one-line message
+    downloadProgress = Signal(object, object)  # bytes done, bytes total (0: unknown)
+    downloadFinished = Signal(str)  # path of the weights file
+    downloadFailed = Signal(str)
+    downloadCancelled = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classifier = None
+        self._generation = 0
+        # Prediction requests are handed over through a lock, not a queued slot, so they can
+        # be answered between batches of a running job instead of waiting until it ends.
+        self._lock = threading.Lock()
+        self._pending: deque[PredictRequest] = deque()
+        # Set from the GUI thread when the app closes: cuts the warm-up short between batches.
+        self._stopping = CancelToken()
+
+    def stop(self) -> None:
+        """Thread-safe: ask long work that is not a job (the warm-up) to end soon."""
+        self._stopping.cancel()
+
+    # ------------------------------------------------------------------ model
+
+    @Slot(object, int)
+    def load_model(self, request: ModelRequest, generation: int) -> None:
+        self._classifier = None
+        self._generation = generation
+        self.modelLoading.emit(request.model)
+        try:
+            from engine.backend import backend_name, device_description
+            from engine.models import ModelSpec, load_classifier
+
+            classifier = load_classifier(ModelSpec(
+                model=request.model, weights=request.weights, labels=request.labels,
+                preprocess=request.preprocess, trust=request.trust))
+            classifier.warm_up()  # compile now, so the first dropped image predicts at once
+            info = ModelInfo(label=classifier.label, name=classifier.name,
+                             untrained=classifier.untrained, backend=backend_name(),
+                             device=device_description(), input_size=classifier.input_size,
+                             num_classes=classifier.num_classes, generation=generation)
+        except WeightsMissingError as exc:
+            self.modelFailed.emit(ModelFailure(one_line(exc), exc.filename, exc.folder))
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure is reported, the thread lives on
+            self.modelFailed.emit(ModelFailure(one_line(exc)))
+            return
+        self._classifier = classifier
+        self.modelLoaded.emit(info)
+        self.serve_predictions()
+        self._warm_up_explainers()
+
+    def _warm_up_explainers(self) -> None:
+        """Run each explainer once, tiny, at the model's input size, before any real job.
+
+        Their first use imports shap, lime and OpenCV, compiles shap's numba code and builds
+        the masker's partition tree for this image size: seconds of work that holds the GIL
+        in long stretches. Paying it here keeps those stalls out of the person's first job
+        (the window stays smooth while it explains). Prediction requests are still answered
+        between batches; a failure here is ignored, since a real job reports its own.
+        """
+        classifier = self._classifier
+        self.preparing.emit(True)
+        try:
+            import skimage.data
+
+            from engine import explain
+            from engine.explain.lime_image import LimeParams
+            from engine.explain.shap_partition import ShapParams
+            from engine.images import fit_to_model
+
+            # A real photo, so segmentation does what it does on the person's images.
+            image = fit_to_model(skimage.data.chelsea(), classifier.input_size)
+
+            def between_batches(done: int, total: int, stage: str) -> None:
+                self.serve_predictions()
+
+            explain.run("shap", image, classifier, [0], ShapParams(max_evals=10, batch_size=10),
+                        progress=between_batches, cancel=self._stopping)
+            explain.run("lime", image, classifier, [0],
+                        LimeParams(num_samples=2, num_features=1, batch_size=2),
+                        progress=between_batches, cancel=self._stopping)
+        except Exception:  # noqa: BLE001 - warm-up only (Cancelled included); jobs report their own
+            pass
+        finally:
+            # TensorFlow, Keras and numba leave millions of long-lived objects. A full garbage
+            # collection walks them all while holding the GIL (0.5 s and more here), freezing
+            # the window mid-job; frozen objects are skipped by later collections.
+            gc.freeze()
+            self.preparing.emit(False)
+
+    # ------------------------------------------------------------------ predictions
+
+    def enqueue_prediction(self, request: PredictRequest) -> None:
+        """Called from the GUI thread; pair it with a queued call to ``serve_predictions``."""
+        with self._lock:
+            self._pending.append(request)
+
+    def forget_prediction(self, image_key: int) -> None:
+        with self._lock:
+            self._pending = deque(r for r in self._pending if r.image_key != image_key)
+
+    @Slot()
+    def serve_predictions(self) -> None:
+        if self._classifier is None:
+            return  # answered once a model has loaded
+        while True:
+            with self._lock:
+                if not self._pending:
+                    return
+                request = self._pending.popleft()
+            try:
+                from engine.images import fit_to_model
+
+                image = fit_to_model(request.image, self._classifier.input_size)
+                probabilities = self._classifier.predict(image[None])[0]
+                top = self._classifier.top_k(probabilities, min(PREDICTION_COUNT, self._classifier.num_classes))
+            except Exception as exc:  # noqa: BLE001
+                self.predictFailed.emit(request.image_key, one_line(exc))
+                continue
+            self.predicted.emit(request.image_key, self._generation, top)
+
+    # ------------------------------------------------------------------ explanations
+
+    @Slot(object)
+    def run_job(self, job: ExplainJob) -> None:
+        tracker = _JobProgress(self, job)
+        if job.cancel.cancelled:
+            self.jobCancelled.emit(job.job_id, 0, tracker.total)
+            return
+        if self._classifier is None:
+            self.jobFailed.emit(job.job_id, "the model is not loaded")
+            return
+        self.jobStarted.emit(job.job_id)
+        try:
+            from engine import explain
+            from engine.explain.lime_image import LimeParams
+            from engine.explain.shap_partition import ShapParams
+            from engine.images import fit_to_model
+
+            classifier = self._classifier
+            params = {"shap": ShapParams(**job.shap), "lime": LimeParams(**job.lime)}
+            image = fit_to_model(job.image, classifier.input_size)
+            probabilities = classifier.predict(image[None])[0]
+            # The job predicts anyway; sharing it means the panel never waits on a job.
+            self.predicted.emit(job.image_key, self._generation,
+                                classifier.top_k(probabilities, min(PREDICTION_COUNT, classifier.num_classes)))
+            count = max(1, min(job.classes, classifier.num_classes))
+            targets = [p.index for p in classifier.top_k(probabilities, count)]
+            for method in job.methods:
+                job.cancel.raise_if_cancelled()
+                tracker.start_method(method)
+                result = explain.run(method, image, classifier, targets, params[method],
+                                     progress=tracker, cancel=job.cancel)
+                tracker.finish_method()
+                self.methodFinished.emit(job.job_id, result)
+                self._wait_until_shown(job)
+        except Cancelled:
+            self.jobCancelled.emit(job.job_id, tracker.done, max(tracker.total, tracker.done))
+            return
+        except Exception as exc:  # noqa: BLE001 - reported as one line; the thread lives on
+            self.jobFailed.emit(job.job_id, one_line(exc))
+            return
+        finally:
+            self.serve_predictions()
+        self.jobFinished.emit(job.job_id)
+
+    @staticmethod
+    def _wait_until_shown(job: ExplainJob) -> None:
+        """Give the GUI thread the machine while it draws the result (a fraction of a second).
+
+        Drawing a figure is the heaviest thing the GUI thread does; with the engine running
+        flat out beside it (same GIL, same cores) it would take twice as long and the window
+        would stutter. Bounded, and cut short by cancel, so a busy or closed window never
+        stalls a job.
+        """
+        deadline = time.monotonic() + RESULT_HANDOFF_S
+        while not job.cancel.cancelled and time.monotonic() < deadline:
+            if job.shown.wait(0.02):
+                break
+        job.shown.clear()
+
+    # ------------------------------------------------------------------ weights download
+
+    @Slot(object)
+    def download_weights(self, cancel) -> None:
+        """Runs here, not in the GUI thread: the file is ~100 MB."""
+        last = [0.0]
+
+        def progress(done: int, total: int, stage: str) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_INTERVAL_S or (total and done >= total):
+                last[0] = now
+                self.downloadProgress.emit(done, total)
+
+        try:
+            from engine.weights import download_resnet50_weights
+
+            path = download_resnet50_weights(progress=progress, cancel=cancel)
+        except Cancelled:
+            self.downloadCancelled.emit()
+            return
+        except Exception as exc:  # noqa: BLE001
+            self.downloadFailed.emit(one_line(exc))
+            return
+        self.downloadFinished.emit(str(path))

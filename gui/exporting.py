@@ -1,0 +1,73 @@
+"""File ▸ Export: the current tab as a figure, or the current image's maps as files.
+
+Both reuse the engine's writers, so exported files match the command line's. Nothing is
+overwritten without asking.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from gui.figure_canvas import ExplanationCanvas
+from gui.image_entry import ImageEntry
+
+FIGURE_FILTERS = {"PNG image (*.png)": ".png", "SVG drawing (*.svg)": ".svg", "PDF document (*.pdf)": ".pdf"}
+FIGURE_DPI = 150
+
+
+def export_figure(parent: QWidget, canvas: ExplanationCanvas, suggested: str) -> Path | None:
+    """Ask for a file name and save the canvas's own figure there (PNG, SVG or PDF)."""
+    path, chosen = QFileDialog.getSaveFileName(parent, "Export figure", suggested,
+                                               ";;".join(FIGURE_FILTERS))
+    if not path:
+        return None
+    target = Path(path)
+    if target.suffix.lower() not in FIGURE_FILTERS.values():
+        target = target.with_suffix(FIGURE_FILTERS.get(chosen, ".png"))
+        # The dialog asked about overwriting the name typed, not the one with our suffix.
+        if target.exists() and not _confirm_overwrite(parent, [target]):
+            return None
+    canvas.ensure_built()
+    canvas.figure.savefig(target, dpi=FIGURE_DPI, facecolor="white")
+    return target
+
+
+def planned_map_files(folder: Path, entry: ImageEntry) -> list[Path]:
+    """The files ``engine.export.write_explanation`` will write for this image."""
+    files = []
+    for explanation in entry.explanations:
+        base = f"{entry.name}.{explanation.method}"
+        files += [folder / f"{base}.json", folder / f"{base}.npz"]
+        files += [folder / f"{base}.{c}.png" for c in explanation.classes]
+    return files
+
+
+def export_maps(parent: QWidget, entry: ImageEntry, lime_view, folder: Path | None = None) -> list[Path]:
+    """NPZ + JSON + one PNG per class and method, into a folder the person picks."""
+    from engine.export import write_explanation
+
+    if folder is None:
+        chosen = QFileDialog.getExistingDirectory(parent, "Export maps into folder")
+        if not chosen:
+            return []
+        folder = Path(chosen)
+    existing = [p for p in planned_map_files(folder, entry) if p.exists()]
+    if existing and not _confirm_overwrite(parent, existing):
+        return []
+    written = []
+    for explanation in entry.explanations:
+        written += write_explanation(folder, entry.name, explanation, entry.source,
+                                     entry.predictions or [], lime_view)
+    return written
+
+
+def _confirm_overwrite(parent: QWidget, paths: list[Path]) -> bool:
+    names = "\n".join(p.name for p in paths[:8]) + ("\n…" if len(paths) > 8 else "")
+    answer = QMessageBox.question(
+        parent, "Replace files?",
+        f"{len(paths)} file(s) already exist in {paths[0].parent}:\n{names}\n\nReplace them?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes

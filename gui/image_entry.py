@@ -1,0 +1,50 @@
+"""What the window knows about one image while the app runs: pixels, predictions, results.
+
+Results stay here for the whole session, so going back to an image shows its tabs at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+_keys = itertools.count(1)
+
+
+@dataclass
+class ImageEntry:
+    name: str  # shown in the list; also the stem of exported files
+    image: np.ndarray  # uint8 (H, W, 3), as loaded (the engine fits it to the model)
+    source: str  # a file path, "sample:chelsea" or "clipboard"
+    path: Path | None = None
+    key: int = field(default_factory=lambda: next(_keys))
+    status: str = "ready"  # ready | queued | explaining | done | failed | cancelled
+    progress: float = 0.0  # 0..1 while explaining
+    queue_position: int = 0  # 1 = next to run
+    predictions: list | None = None  # engine.jobs.Prediction, best first
+    prediction_error: str | None = None
+    results: dict = field(default_factory=dict)  # method -> engine.jobs.Explanation
+    error: str | None = None  # the last job's failure, one line
+
+    @property
+    def explanations(self) -> list:
+        """Finished explanations in a stable order: SHAP before LIME."""
+        order = {"shap": 0, "lime": 1}
+        return [self.results[m] for m in sorted(self.results, key=lambda m: order.get(m, 9))]
+
+    def add_result(self, explanation) -> None:
+        """Keep the newest result per method; drop older ones that explain other classes."""
+        self.results[explanation.method] = explanation
+        stale = [m for m, e in self.results.items() if list(e.classes) != list(explanation.classes)]
+        for method in stale:
+            del self.results[method]
+
+    def status_text(self) -> str:
+        if self.status == "explaining":
+            return f"explaining {self.progress:.0%}"
+        if self.status == "queued" and self.queue_position > 1:
+            return f"queued (#{self.queue_position})"
+        return self.status

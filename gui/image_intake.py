@@ -1,0 +1,139 @@
+"""How images get into the window: open dialogs, folders, samples, paste, drag and drop.
+
+A mixin of ``MainWindow``. Loading itself is ``image_sources``'s job; this part turns a
+selection into list entries, asks the engine for predictions, and reports every problem of
+one action in one polite message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QUrl
+from PySide6.QtWidgets import QApplication, QFileDialog
+
+from gui.image_entry import ImageEntry
+from gui.image_sources import LoadResult, describe_problems, load_bytes, load_paths, load_sample
+from gui.qt_images import qimage_png_bytes
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)"
+MESSAGE_MS = 10_000
+
+
+class ImageIntake:
+    def add_paths(self, paths) -> list[ImageEntry]:
+        return self._add(load_paths(paths))
+
+    def add_entries(self, entries: list[ImageEntry]) -> list[ImageEntry]:
+        return self._add(LoadResult(entries=list(entries)))
+
+    def _add(self, result: LoadResult) -> list[ImageEntry]:
+        added, problems = [], list(result.problems)
+        known = {e.path.resolve(): e for e in self.entries.values() if e.path is not None}
+        for entry in result.entries:
+            if entry.path is not None and entry.path.resolve() in known:
+                problems.append(f"{entry.path.name}: already in the list")
+                continue
+            entry.name = self._unique_name(entry.name)
+            self.entries[entry.key] = entry
+            self.image_list.add_entry(entry)
+            self.controller.predict(entry.key, entry.image)
+            added.append(entry)
+        if added:
+            self.image_list.select_key(added[0].key)
+            self.statusBar().showMessage(
+                f"Added {len(added)} image{'s' if len(added) != 1 else ''}", MESSAGE_MS)
+        if problems:
+            self.report(describe_problems(problems), "warning" if added else "error", topic="files")
+        elif added:
+            self.banner.dismiss("files")  # an older drop's problems are no longer news
+        self._update_actions()
+        return added
+
+    def _unique_name(self, name: str) -> str:
+        taken = {e.name for e in self.entries.values()}
+        candidate, n = name, 2
+        while candidate in taken:
+            candidate, n = f"{name}-{n}", n + 1
+        return candidate
+
+    def open_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", "", IMAGE_FILTER)
+        if paths:
+            self.add_paths(paths)
+
+    def open_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add the images in a folder")
+        if folder:
+            self.add_paths([folder])
+
+    def open_sample(self, name: str) -> ImageEntry | None:
+        try:
+            entry = load_sample(name)
+        except Exception as exc:  # noqa: BLE001 - a missing sample must not take the app down
+            self.report(f"sample {name}: {exc}", topic="files")
+            return None
+        added = self.add_entries([entry])
+        return added[0] if added else None
+
+    def paste(self) -> list[ImageEntry]:
+        mime = QApplication.clipboard().mimeData()
+        if mime is not None and (mime.hasUrls() or mime.hasImage()):
+            return self.add_mime(mime, "clipboard")
+        text = mime.text().strip() if mime is not None else ""
+        if text and Path(text).exists():
+            return self.add_paths([text])
+        self.report("The clipboard holds no image (copy an image or an image file first)", "info",
+                    topic="files")
+        return []
+
+    def add_mime(self, mime, name: str = "dropped") -> list[ImageEntry]:
+        """Files, folders or raw image data from a drop or the clipboard; one report for all."""
+        if mime.hasUrls():
+            urls: list[QUrl] = mime.urls()
+            local = [u.toLocalFile() for u in urls if u.isLocalFile()]
+            remote = [u.toString() for u in urls if not u.isLocalFile()]
+            result = load_paths(local)
+            result.problems += [f"{r}: only files on this computer can be added" for r in remote]
+            return self._add(result)
+        if mime.hasImage():
+            self._clipboard_count += 1
+            label = name if self._clipboard_count == 1 else f"{name}-{self._clipboard_count}"
+            return self._add(load_bytes(qimage_png_bytes(mime.imageData()), label))
+        self.report("Nothing to add: drop image files, a folder or an image", "info", topic="files")
+        return []
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        mime = event.mimeData()
+        if not (mime.hasUrls() or mime.hasImage()):
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.add_mime(mime)
+
+    def remove_current(self) -> None:
+        key = self.image_list.current_key()
+        if key:
+            self.remove_image(key)
+
+    def remove_image(self, key: int) -> None:
+        self.controller.forget_image(key)
+        self.entries.pop(key, None)
+        self._latest_job.pop(key, None)
+        self.results_view.remove_entry(key)
+        self.image_list.remove_key(key)
+        self._show_entry(self.image_list.current_key())
+        self._update_actions()
+
+    def remove_all_images(self) -> None:
+        for key in list(self.entries):
+            self.remove_image(key)

@@ -1,0 +1,424 @@
+"""The main window: puts the pieces together and routes signals between them.
+
+It holds the per-image state (``ImageEntry``) and listens to the engine controller; every
+widget below only shows what it is given. Nothing here computes: predictions and
+explanations come from the engine thread, drawing is ``engine.render``'s job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui import exporting
+from gui.banner import Banner
+from gui.engine_controller import EngineController
+from gui.engine_requests import ExplainJob, ModelFailure, ModelInfo, ModelRequest
+from gui.figure_canvas import warm_up_drawing
+from gui.image_entry import ImageEntry
+from gui.image_intake import MESSAGE_MS, ImageIntake
+from gui.image_list import ImageList
+from gui.predictions_view import PredictionsView
+from gui.progress_panel import ProgressPanel
+from gui.results_view import ResultsView
+from gui.settings_panel import SettingsPanel
+from gui.settings_store import METHOD_CHOICES, open_settings
+from gui.weights_dialog import WeightsAssistant
+from gui.window_chrome import WindowChrome
+
+DEFAULT_SIZE = (1400, 900)
+# Both panels share the left column, so the results get the full width that is left:
+# three panels side by side need it more than anything else in the window.
+LEFT_COLUMN_WIDTH = 310
+IMAGES_HEIGHT = 200
+
+
+class MainWindow(WindowChrome, ImageIntake, QMainWindow):
+    def __init__(self, model_request: ModelRequest | None = None, restore_layout: bool = True) -> None:
+        super().__init__()
+        self.setWindowTitle("Image Explainer")
+        self.setObjectName("mainWindow")
+        self.setAcceptDrops(True)
+        self.model_request = model_request or ModelRequest()
+        self.entries: dict[int, ImageEntry] = {}
+        self._latest_job: dict[int, int] = {}  # image key -> id of its newest job
+        self._clipboard_count = 0
+        self.controller = EngineController(self)
+        self._build_widgets()
+        self._build_actions()
+        self._build_menus_and_toolbar()
+        self._build_status_bar()
+        self._connect()
+        self.resize(*DEFAULT_SIZE)
+        self._restored = False
+        self._remember_layout = restore_layout
+        if restore_layout:
+            self._restore_layout()
+        self._update_actions()
+
+    # ================================================================== building
+
+    def _build_widgets(self) -> None:
+        self.banner = Banner()
+        self.predictions_view = PredictionsView()
+        self.results_view = ResultsView()
+        self.progress_panel = ProgressPanel()
+        self.image_list = ImageList()
+        self.settings_panel = SettingsPanel()
+
+        self.explain_button = QPushButton("Explain")
+        self.explain_button.setObjectName("explainButton")
+        self.explain_button.setDefault(True)
+        self.explain_button.setMinimumSize(150, 40)
+        self.explain_button.setStyleSheet("QPushButton { font-weight: bold; font-size: 14px; }")
+        self.explain_all_button = QPushButton("Explain all")
+        self.explain_all_button.setObjectName("explainAllButton")
+        self.explain_all_button.setMinimumWidth(150)
+        self.plan_label = QLabel()
+        self.plan_label.setObjectName("planLabel")
+        self.plan_label.setStyleSheet("color: #555;")
+        self.plan_label.setWordWrap(True)
+        self.plan_label.setMaximumWidth(170)
+        buttons = QVBoxLayout()
+        buttons.setSpacing(6)
+        buttons.addWidget(self.explain_button)
+        buttons.addWidget(self.explain_all_button)
+        buttons.addWidget(self.plan_label)
+        buttons.addStretch(1)
+
+        top = QHBoxLayout()
+        top.setSpacing(10)
+        top.addWidget(self.predictions_view, 1)
+        top.addLayout(buttons)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(8, 8, 8, 4)
+        layout.setSpacing(8)
+        layout.addWidget(self.banner)
+        layout.addLayout(top)
+        layout.addWidget(self.results_view, 1)
+        layout.addWidget(self.progress_panel)
+        self.setCentralWidget(central)
+
+        self.images_dock = self._dock("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.settings_dock = self._dock("Settings", self.settings_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.splitDockWidget(self.images_dock, self.settings_dock, Qt.Orientation.Vertical)
+        self._docks_sized = False
+
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{title.lower()}Dock")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.modelLoading.connect(self._on_model_loading)
+        c.modelReady.connect(self._on_model_ready)
+        c.modelFailed.connect(self._on_model_failed)
+        c.preparing.connect(self._on_preparing)
+        c.predictionsReady.connect(self._on_predictions)
+        c.predictionFailed.connect(self._on_prediction_failed)
+        c.queueChanged.connect(self._on_queue_changed)
+        c.jobStarted.connect(self._on_job_started)
+        c.jobProgress.connect(self._on_job_progress)
+        c.resultReady.connect(self._on_result)
+        c.jobFinished.connect(self._on_job_finished)
+        c.jobFailed.connect(self._on_job_failed)
+        self.weights = WeightsAssistant(self, self.banner, c)
+        self.image_list.currentKeyChanged.connect(self._show_entry)
+        self.progress_panel.cancelRequested.connect(self.cancel_current)
+        self.settings_panel.limeViewChanged.connect(self.results_view.set_lime_view)
+        self.settings_panel.settingsChanged.connect(lambda *_: self.update_plan())
+        self.results_view.set_lime_view(self.settings_panel.settings().lime_view_object())
+        self.update_plan()
+
+    # ================================================================== start and stop
+
+    def start(self) -> None:
+        """Start the engine thread; it loads the model while the window is already up."""
+        self.controller.start(self.model_request)
+        # After the first paint: fonts and caches load now, not when the first result lands.
+        QTimer.singleShot(100, warm_up_drawing)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().showEvent(event)
+        if not self._docks_sized:  # dock sizes only take once the window is laid out
+            self._docks_sized = True
+            if not self._restored:
+                self.resizeDocks([self.images_dock], [LEFT_COLUMN_WIDTH], Qt.Orientation.Horizontal)
+                self.resizeDocks([self.images_dock, self.settings_dock],
+                                 [IMAGES_HEIGHT, self.height() - IMAGES_HEIGHT], Qt.Orientation.Vertical)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if self._remember_layout:  # a screenshot run's fixed layout must not replace the person's
+            store = open_settings()
+            store.setValue("window/geometry", self.saveGeometry())
+            store.setValue("window/state", self.saveState())
+            store.sync()
+        self.controller.shutdown()  # cancel, quit, wait
+        super().closeEvent(event)
+
+    def _restore_layout(self) -> None:
+        store = open_settings()
+        geometry, state = store.value("window/geometry"), store.value("window/state")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self._restored = self.restoreState(state)
+
+    # ================================================================== explaining
+
+    def current_entry(self) -> ImageEntry | None:
+        return self.entries.get(self.image_list.current_key())
+
+    def explain_current(self) -> ExplainJob | None:
+        entry = self.current_entry()
+        if entry is None:
+            self.report("Add an image first (drop it on the window, or File ▸ Open)", "info")
+            return None
+        return self.explain(entry)
+
+    def explain_all(self) -> list[ExplainJob]:
+        jobs = []
+        for entry in self.entries.values():
+            if entry.status not in ("queued", "explaining"):
+                jobs.append(self.explain(entry))
+        return jobs
+
+    def explain(self, entry: ImageEntry, methods: list[str] | None = None) -> ExplainJob:
+        settings = self.settings_panel.settings()
+        job = self.controller.submit(entry.key, entry.image, methods or settings.method_list,
+                                     settings.shap_params(), settings.lime_params(), settings.classes)
+        self._latest_job[entry.key] = job.job_id
+        entry.status, entry.error, entry.progress = "queued", None, 0.0
+        self._refresh(entry)
+        return job
+
+    def cancel_current(self) -> None:
+        if self.controller.cancel_current():
+            self.statusBar().showMessage("Cancelling…", MESSAGE_MS)
+
+    # ================================================================== engine signals
+
+    def _on_model_loading(self, _what: str) -> None:
+        self.model_label.setText("Loading model…")
+        self.backend_label.setText("")
+        self.untrained_label.hide()
+
+    def _on_model_ready(self, info: ModelInfo) -> None:
+        self.model_label.setText(info.label)
+        self.model_label.setToolTip(f"input {info.input_size[0]}×{info.input_size[1]}, "
+                                    f"{info.num_classes} classes")
+        self.backend_label.setText(f"Keras backend: {info.backend} · {info.device}")
+        self.untrained_label.setVisible(info.untrained)
+        self.banner.dismiss("model")
+        self.statusBar().showMessage(f"Model ready: {info.label}", MESSAGE_MS)
+        self._show_entry(self.image_list.current_key())
+
+    def _on_preparing(self, active: bool) -> None:
+        if active:
+            self.statusBar().showMessage("Preparing the explainers (first run only)…", MESSAGE_MS)
+        elif "Preparing" in self.statusBar().currentMessage():
+            self.statusBar().clearMessage()
+
+    def _on_model_failed(self, failure: ModelFailure) -> None:
+        self.model_label.setText("No model")
+        self.statusBar().showMessage(f"The model could not be loaded: {failure.message}", MESSAGE_MS)
+        if failure.weights_missing:
+            self.weights.offer(failure)
+        elif self.controller.model_request is not None and self.controller.model_request.model == "resnet50":
+            self.weights.offer_after_error(failure.message)
+        else:
+            self.report(f"The model could not be loaded: {failure.message}", topic="model")
+        self._show_entry(self.image_list.current_key())
+
+    def _on_predictions(self, key: int, predictions) -> None:
+        entry = self.entries.get(key)
+        if entry is None:
+            return
+        entry.predictions, entry.prediction_error = list(predictions), None
+        if entry.status == "ready" and predictions:
+            self.image_list.update_entry(entry)
+        if key == self.image_list.current_key():
+            self.predictions_view.set_entry(entry, self.controller.model_state)
+
+    def _on_prediction_failed(self, key: int, message: str) -> None:
+        entry = self.entries.get(key)
+        if entry is None:
+            return
+        entry.prediction_error = message
+        self.report(f"{entry.name}: {message}", topic="prediction")
+        if key == self.image_list.current_key():
+            self.predictions_view.set_entry(entry, self.controller.model_state)
+
+    def _on_queue_changed(self) -> None:
+        waiting = self.controller.waiting_jobs
+        for position, job in enumerate(waiting, start=1):
+            entry = self._entry_for(job)
+            if entry is not None:
+                entry.status, entry.queue_position = "queued", position
+                self.image_list.update_entry(entry)
+        self.progress_panel.set_queue([self.entries[j.image_key].name for j in waiting
+                                       if j.image_key in self.entries])
+        self._update_actions()
+
+    def _on_job_started(self, job: ExplainJob) -> None:
+        entry = self._entry_for(job)
+        if entry is None:
+            return
+        entry.status, entry.progress = "explaining", 0.0
+        self.progress_panel.job_started(job, entry.name)
+        self._refresh(entry)
+
+    def _on_job_progress(self, job: ExplainJob) -> None:
+        entry = self._entry_for(job)
+        if entry is None:
+            return
+        entry.progress = job.done / max(1, job.total)
+        self.image_list.update_entry(entry)
+        self.progress_panel.job_progress(job)
+
+    def _on_result(self, job: ExplainJob, explanation) -> None:
+        entry = self._entry_for(job)
+        if entry is None:
+            job.shown.set()
+            return
+        entry.add_result(explanation)
+        self.results_view.update_entry(entry, show=entry.key == self.image_list.current_key())
+        self._update_actions()
+        self._release_when_drawn(job)
+
+    def _release_when_drawn(self, job: ExplainJob) -> None:
+        """Tell the engine it may go on once the new result is on screen (see ExplainJob.shown)."""
+        canvas = self.results_view.current_canvas()
+        if canvas is not None and canvas.render_pending:
+            canvas.rendered.connect(job.shown.set, Qt.ConnectionType.SingleShotConnection)
+        else:
+            job.shown.set()
+
+    def _on_job_finished(self, job: ExplainJob) -> None:
+        entry = self.entries.get(job.image_key)
+        name = entry.name if entry is not None else "image"
+        self.progress_panel.job_ended(job, name, (entry.error or "") if entry is not None else "")
+        if entry is None or self._latest_job.get(job.image_key) != job.job_id:
+            return  # superseded by a newer job for the same image
+        entry.status = job.state
+        self._refresh(entry)
+        if job.state == "cancelled":
+            self.statusBar().showMessage(f"Cancelled {name} after {job.done} of {job.total} evaluations",
+                                         MESSAGE_MS)
+        elif job.state == "done":
+            self.statusBar().showMessage(f"Explained {name}", MESSAGE_MS)
+            self.banner.dismiss("job")  # an earlier failure is old news once a job succeeds
+
+    def _on_job_failed(self, job: ExplainJob, message: str) -> None:
+        entry = self._entry_for(job)
+        if entry is None:
+            return
+        entry.error = message
+        self.report(f"Explaining {entry.name} failed: {message}", topic="job")
+
+    def _entry_for(self, job: ExplainJob) -> ImageEntry | None:
+        if self._latest_job.get(job.image_key) != job.job_id:
+            return None
+        return self.entries.get(job.image_key)
+
+    # ================================================================== export
+
+    def export_figure(self) -> Path | None:
+        canvas = self.results_view.current_canvas()
+        entry = self.current_entry()
+        if canvas is None or entry is None:
+            self.report("Nothing to export yet: explain an image first", "info")
+            return None
+        tabs = self.results_view.current_tabs()
+        suggested = f"{entry.name} - {tabs.tabText(tabs.currentIndex())}.png"
+        try:
+            path = exporting.export_figure(self, canvas, suggested)
+        except (OSError, ValueError) as exc:
+            self.report(f"Could not export the figure: {exc}", topic="export")
+            return None
+        if path is not None:
+            self.statusBar().showMessage(f"Saved {path}", MESSAGE_MS)
+        return path
+
+    def export_maps(self, folder: Path | None = None) -> list[Path]:
+        entry = self.current_entry()
+        if entry is None or not entry.results:
+            self.report("Nothing to export yet: explain an image first", "info")
+            return []
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            written = exporting.export_maps(self, entry, self.results_view.lime_view, folder)
+        except (OSError, ValueError) as exc:
+            self.report(f"Could not export the maps: {exc}", topic="export")
+            return []
+        finally:
+            QApplication.restoreOverrideCursor()
+        if written:
+            self.statusBar().showMessage(f"Wrote {len(written)} files to {written[0].parent}", MESSAGE_MS)
+        return written
+
+    # ================================================================== showing
+
+    def report(self, message: str, level: str = "error", topic: str = "") -> None:
+        """A problem the person should see: status bar and the non-modal banner."""
+        self.statusBar().showMessage(message, MESSAGE_MS)
+        self.banner.show_message(_escape(message), level, topic=topic)
+
+    def about(self) -> None:
+        QMessageBox.about(self, "About Image Explainer",
+                          "<b>Image Explainer</b><p>Shows why an image classifier decided what it "
+                          "decided, with SHAP and LIME, one tab per class.</p>")
+
+    def _show_entry(self, key: int) -> None:
+        entry = self.entries.get(key)
+        self.predictions_view.set_entry(entry, self.controller.model_state)
+        self.results_view.show_entry(entry)
+        self._update_actions()
+
+    def _refresh(self, entry: ImageEntry) -> None:
+        self.image_list.update_entry(entry)
+        if entry.key == self.image_list.current_key():
+            self.results_view.show_entry(entry)
+        self._update_actions()
+
+    def update_plan(self) -> None:
+        s = self.settings_panel.settings()
+        self.plan_label.setText(f"{METHOD_CHOICES[s.methods]} · top {s.classes} "
+                                f"class{'es' if s.classes != 1 else ''}")
+
+    def _update_actions(self) -> None:
+        entry = self.current_entry()
+        has_results = entry is not None and bool(entry.results)
+        self.explain_action.setEnabled(entry is not None)
+        self.explain_button.setEnabled(entry is not None)
+        self.explain_all_action.setEnabled(bool(self.entries))
+        self.explain_all_button.setEnabled(bool(self.entries))
+        self.remove_action.setEnabled(entry is not None)
+        self.clear_action.setEnabled(bool(self.entries))
+        self.cancel_action.setEnabled(self.controller.running_job is not None)
+        self.cancel_all_action.setEnabled(self.controller.busy)
+        self.export_figure_action.setEnabled(has_results)
+        self.export_maps_action.setEnabled(has_results)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,108 @@
+"""The strip under the results: what is running, how far, how long left, Cancel, the queue."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton
+
+from gui.engine_requests import ExplainJob
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+class ProgressPanel(QFrame):
+    cancelRequested = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("progressPanel")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.title = QLabel("Ready")
+        self.title.setObjectName("progressTitle")
+        self.title.setMinimumWidth(220)
+        self.bar = QProgressBar()
+        self.bar.setObjectName("progressBar")
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.bar.setFormat("")  # nothing has run yet
+        self.eta = QLabel()
+        self.eta.setObjectName("etaLabel")
+        self.eta.setMinimumWidth(150)
+        self.queue = QLabel()
+        self.queue.setObjectName("queueLabel")
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setObjectName("cancelButton")
+        self.cancel.setToolTip("Stop the running explanation (Esc); it stops within one model batch")
+        self.cancel.setEnabled(False)
+        self.cancel.clicked.connect(self.cancelRequested)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 4, 10, 4)
+        layout.setSpacing(12)
+        layout.addWidget(self.title)
+        layout.addWidget(self.bar, 1)
+        layout.addWidget(self.eta)
+        layout.addWidget(self.queue)
+        layout.addWidget(self.cancel)
+        self._job_id: int | None = None
+
+    def job_started(self, job: ExplainJob, name: str) -> None:
+        self._job_id = job.job_id
+        self.title.setText(f"Explaining <b>{_escape(name)}</b>")
+        self.bar.setRange(0, max(1, job.total))
+        self.bar.setValue(0)
+        self.bar.setFormat("%v / %m evaluations")
+        self.eta.setText("estimating time…")
+        self.cancel.setEnabled(True)
+
+    def job_progress(self, job: ExplainJob) -> None:
+        if job.job_id != self._job_id:
+            return
+        self.bar.setRange(0, max(1, job.total))
+        self.bar.setValue(min(job.done, job.total))
+        self.bar.setFormat(f"{job.stage}  %v / %m evaluations")
+        elapsed = time.monotonic() - (job.started or time.monotonic())
+        if job.done > 0 and elapsed > 0.5:
+            remaining = (job.total - job.done) * elapsed / job.done
+            self.eta.setText(f"about {format_duration(remaining)} left")
+
+    def job_ended(self, job: ExplainJob, name: str, message: str = "") -> None:
+        if job.job_id != self._job_id:
+            return
+        self._job_id = None
+        self.cancel.setEnabled(False)
+        elapsed = time.monotonic() - (job.started or time.monotonic())
+        text = {"done": f"Done: <b>{_escape(name)}</b> in {format_duration(elapsed)}",
+                "cancelled": f"Cancelled: <b>{_escape(name)}</b> after {job.done} of {job.total} evaluations",
+                "failed": f"<span style='color:#b3261e'>Failed: <b>{_escape(name)}</b></span>"}[job.state]
+        self.title.setText(text)
+        self.bar.setFormat("%v / %m evaluations")
+        if job.state == "done":
+            self.bar.setValue(self.bar.maximum())
+        self.eta.setText(message if job.state == "failed" else "")
+
+    def set_queue(self, names: list[str]) -> None:
+        if not names:
+            self.queue.setText("")
+            self.queue.setToolTip("")
+            return
+        self.queue.setText(f"{len(names)} waiting")
+        self.queue.setToolTip("Next: " + ", ".join(names))
+
+    @property
+    def running(self) -> bool:
+        return self._job_id is not None
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

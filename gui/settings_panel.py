@@ -1,0 +1,218 @@
+"""The settings side panel: which methods run and with which knobs, plus the LIME view.
+
+Every change is saved at once (QSettings), except values set from the command line, which
+apply to this run only. LIME view changes only redraw: they never start a job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QFrame,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QCollapsible
+
+from gui.settings_store import (
+    HIDE_COLOURS,
+    LIME_VIEWS,
+    MASKERS,
+    METHOD_CHOICES,
+    SEGMENTATIONS,
+    ExplainSettings,
+    default_settings,
+    load_settings,
+    save_setting,
+)
+
+LIME_VIEW_FIELDS = ("lime_view", "lime_view_features", "lime_boundaries")
+LABEL_WIDTH = 112  # one label column width for every group, so the fields line up
+
+
+class SettingsPanel(QScrollArea):
+    settingsChanged = Signal(str)  # the name of the field that changed
+    limeViewChanged = Signal(object)  # engine.render.LimeView
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("settingsPanel")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._quiet = False  # True while values are set by code (load, overrides)
+        self.widgets: dict[str, QWidget] = {}
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+
+        general = self._group(layout, "Explain")
+        self._combo(general, "methods", "Methods", METHOD_CHOICES)
+        self._spin(general, "classes", "Top classes", 1, 50,
+                   tip="How many of the model's top classes get a tab")
+        self._spin(general, "seed", "Seed", 0, 2**31 - 1, tip="Random seed (LIME sampling)")
+
+        shap = self._group(layout, "SHAP (Partition)")
+        self._combo(shap, "shap_masker", "Masker", {m: m if m != "blur" else "blur(k,k)" for m in MASKERS})
+        self._spin(shap, "shap_blur", "Blur kernel k", 1, 1024)
+        self._spin(shap, "shap_max_evals", "Max evaluations", 10, 1_000_000, step=100,
+                   tip="Model evaluations SHAP may spend (more: finer maps, slower)")
+        self._spin(shap, "shap_batch_size", "Batch size", 1, 4096,
+                   tip="Images per model call; cancel takes effect between batches")
+
+        lime = self._group(layout, "LIME")
+        self._spin(lime, "lime_samples", "Samples", 2, 1_000_000, step=100,
+                   tip="Perturbed images LIME evaluates")
+        self._spin(lime, "lime_features", "Features", 1, 100_000,
+                   tip="Segments kept in LIME's linear model")
+        self._combo(lime, "lime_segmentation", "Segmentation", {s: s for s in SEGMENTATIONS})
+        self._combo(lime, "lime_hide_colour", "Hide colour", HIDE_COLOURS,
+                    tip="Colour that replaces a switched-off segment")
+
+        view = self._group(layout, "LIME view (redraws only)")
+        self._combo(view, "lime_view", "Show", LIME_VIEWS)
+        self._spin(view, "lime_view_features", "Segments shown", 1, 1000)
+        boundaries = QCheckBox("Segment boundaries")
+        self._register(view, "lime_boundaries", "", boundaries, boundaries.toggled)
+
+        defaults = QPushButton("Restore defaults")
+        defaults.setObjectName("restoreDefaults")
+        defaults.clicked.connect(self.restore_defaults)
+        layout.addWidget(defaults, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addStretch(1)
+        self.setWidget(body)
+        # Wide enough for the form without a horizontal scroll bar, which would hide values.
+        self.setMinimumWidth(body.sizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2)
+        self.set_values(load_settings())
+
+    # ------------------------------------------------------------------ values
+
+    def settings(self) -> ExplainSettings:
+        values = {}
+        for f in fields(ExplainSettings):
+            widget = self.widgets[f.name]
+            if isinstance(widget, QComboBox):
+                values[f.name] = widget.currentData()
+            elif isinstance(widget, QSpinBox):
+                values[f.name] = widget.value()
+            else:
+                values[f.name] = widget.isChecked()
+        return ExplainSettings(**values)
+
+    def set_values(self, settings: ExplainSettings, save: bool = False) -> None:
+        self._quiet = not save
+        try:
+            for f in fields(ExplainSettings):
+                self._set_widget(f.name, getattr(settings, f.name))
+        finally:
+            self._quiet = False
+        self._update_enabled()
+        self.limeViewChanged.emit(self.settings().lime_view_object())
+
+    def apply_overrides(self, **values) -> None:
+        """Command-line values for this run only: shown, used, never saved."""
+        current = self.settings()
+        changes = {k: v for k, v in values.items() if v is not None}
+        for name in changes:
+            if not hasattr(current, name):
+                raise KeyError(name)
+        self._quiet = True
+        try:
+            for name, value in changes.items():
+                self._set_widget(name, value)
+        finally:
+            self._quiet = False
+        self._update_enabled()
+
+    def restore_defaults(self) -> None:
+        self.set_values(default_settings(), save=True)
+
+    # ------------------------------------------------------------------ building
+
+    def _group(self, layout: QVBoxLayout, title: str) -> QFormLayout:
+        collapsible = QCollapsible(title)
+        collapsible.setObjectName(f"group:{title}")
+        inner = QWidget()
+        form = QFormLayout(inner)
+        form.setContentsMargins(8, 2, 4, 6)
+        form.setHorizontalSpacing(10)
+        form.setVerticalSpacing(5)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        collapsible.addWidget(inner)
+        collapsible.expand(animate=False)
+        layout.addWidget(collapsible)
+        return form
+
+    def _combo(self, form: QFormLayout, name: str, label: str, choices: dict, tip: str = "") -> None:
+        combo = QComboBox()
+        # Size to a short text rather than the longest item, so the panel stays narrow.
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(12)
+        for value, text in choices.items():
+            combo.addItem(text, value)
+        self._register(form, name, label, combo, combo.currentIndexChanged, tip)
+
+    def _spin(self, form: QFormLayout, name: str, label: str, low: int, high: int,
+              step: int = 1, tip: str = "") -> None:
+        spin = QSpinBox()
+        spin.setRange(low, high)
+        spin.setSingleStep(step)
+        spin.setGroupSeparatorShown(True)
+        spin.setKeyboardTracking(False)  # save when typing ends, not at every digit
+        self._register(form, name, label, spin, spin.valueChanged, tip)
+
+    def _register(self, form: QFormLayout, name: str, label: str, widget: QWidget, signal,
+                  tip: str = "") -> None:
+        widget.setObjectName(name)
+        if tip:
+            widget.setToolTip(tip)
+        self.widgets[name] = widget
+        if label:
+            caption = QLabel(label)
+            caption.setFixedWidth(LABEL_WIDTH)
+            caption.setBuddy(widget)
+            if tip:
+                caption.setToolTip(tip)
+            form.addRow(caption, widget)
+        else:
+            form.addRow(widget)
+        signal.connect(lambda *_: self._changed(name))
+
+    def _set_widget(self, name: str, value) -> None:
+        widget = self.widgets[name]
+        if isinstance(widget, QComboBox):
+            index = widget.findData(value)
+            if index >= 0:
+                widget.setCurrentIndex(index)
+        elif isinstance(widget, QSpinBox):
+            widget.setValue(int(value))
+        else:
+            widget.setChecked(bool(value))
+
+    def _changed(self, name: str) -> None:
+        self._update_enabled()
+        if self._quiet:
+            return
+        save_setting(name, getattr(self.settings(), name))
+        self.settingsChanged.emit(name)
+        if name in LIME_VIEW_FIELDS:
+            self.limeViewChanged.emit(self.settings().lime_view_object())
+
+    def _update_enabled(self) -> None:
+        settings = self.settings()
+        self.widgets["shap_blur"].setEnabled(settings.shap_masker == "blur")
+        methods = settings.method_list
+        for name in ("shap_masker", "shap_blur", "shap_max_evals", "shap_batch_size"):
+            self.widgets[name].setEnabled("shap" in methods and (name != "shap_blur" or settings.shap_masker == "blur"))
+        for name in ("lime_samples", "lime_features", "lime_segmentation", "lime_hide_colour"):
+            self.widgets[name].setEnabled("lime" in methods)

@@ -1,0 +1,131 @@
+"""The explain settings as one dataclass, remembered between runs with QSettings.
+
+Defaults come from the engine's own parameter classes (``ShapParams``, ``LimeParams``), so
+the window and the command line start from the same numbers. Those modules are imported
+inside functions: they are cheap, but the rule for start-up modules is "nothing from
+``engine.explain`` at import time".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from PySide6.QtCore import QSettings
+
+ORGANISATION = "ImageExplainer"
+APPLICATION = "Image Explainer"
+GROUP = "explain"
+
+METHOD_CHOICES = {"shap,lime": "SHAP and LIME", "shap": "SHAP only", "lime": "LIME only"}
+SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb")
+MASKERS = ("inpaint_telea", "inpaint_ns", "blur")
+HIDE_COLOURS = {"0": "black (0)", "mean": "segment mean"}
+LIME_VIEWS = {"positive": "positive only", "positive_negative": "positive + negative",
+              "hide_rest": "hide rest"}
+
+
+@dataclass
+class ExplainSettings:
+    methods: str = "shap,lime"
+    classes: int = 3
+    seed: int = 0
+    shap_masker: str = "inpaint_telea"
+    shap_blur: int = 64  # kernel size k of blur(k,k)
+    shap_max_evals: int = 500
+    shap_batch_size: int = 50
+    lime_samples: int = 1000
+    lime_features: int = 1000
+    lime_segmentation: str = "quickshift"
+    lime_hide_colour: str = "0"
+    lime_view: str = "positive_negative"
+    lime_view_features: int = 10
+    lime_boundaries: bool = True
+
+    @property
+    def method_list(self) -> list[str]:
+        return [m for m in self.methods.split(",") if m]
+
+    def masker_text(self) -> str:
+        return f"blur({self.shap_blur},{self.shap_blur})" if self.shap_masker == "blur" else self.shap_masker
+
+    def shap_params(self) -> dict:
+        """Keyword arguments for ``ShapParams`` (built in the engine thread)."""
+        return {"masker": self.masker_text(), "max_evals": self.shap_max_evals,
+                "batch_size": self.shap_batch_size}
+
+    def lime_params(self) -> dict:
+        """Keyword arguments for ``LimeParams``; hide colour None means "segment mean"."""
+        hide = None if self.lime_hide_colour == "mean" else float(self.lime_hide_colour)
+        return {"num_samples": self.lime_samples, "num_features": self.lime_features,
+                "hide_color": hide, "segmentation": self.lime_segmentation, "seed": self.seed}
+
+    def lime_view_object(self):
+        from engine.render import LimeView
+
+        return LimeView(mode=self.lime_view, num_features=self.lime_view_features,
+                        boundaries=self.lime_boundaries)
+
+
+def default_settings() -> ExplainSettings:
+    from engine.explain.lime_image import LimeParams
+    from engine.explain.shap_partition import ShapParams
+    from engine.render import LimeView
+
+    shap, lime, view = ShapParams(), LimeParams(), LimeView()
+    masker, blur = shap.masker, ExplainSettings.shap_blur
+    if masker.startswith("blur("):
+        blur = int(masker[5:].split(",")[0])
+        masker = "blur"
+    return ExplainSettings(
+        seed=lime.seed, shap_masker=masker, shap_blur=blur, shap_max_evals=shap.max_evals,
+        shap_batch_size=shap.batch_size, lime_samples=lime.num_samples,
+        lime_features=lime.num_features, lime_segmentation=lime.segmentation,
+        lime_hide_colour="mean" if lime.hide_color is None else f"{lime.hide_color:g}",
+        lime_view=view.mode, lime_view_features=view.num_features, lime_boundaries=view.boundaries)
+
+
+def open_settings() -> QSettings:
+    # defaultFormat() rather than NativeFormat, so tests can redirect everything to a temp
+    # INI file with QSettings.setDefaultFormat + QSettings.setPath.
+    return QSettings(QSettings.defaultFormat(), QSettings.Scope.UserScope, ORGANISATION, APPLICATION)
+
+
+def load_settings() -> ExplainSettings:
+    """Saved values over the defaults; anything unreadable or out of range is ignored."""
+    settings = default_settings()
+    store = open_settings()
+    store.beginGroup(GROUP)
+    for f in fields(ExplainSettings):
+        if not store.contains(f.name):
+            continue
+        raw = store.value(f.name)
+        try:
+            value = _convert(raw, type(getattr(settings, f.name)))
+        except (TypeError, ValueError):
+            continue
+        if _valid(f.name, value):
+            settings = replace(settings, **{f.name: value})
+    store.endGroup()
+    return settings
+
+
+def save_setting(name: str, value) -> None:
+    store = open_settings()
+    store.setValue(f"{GROUP}/{name}", value)
+    store.sync()
+
+
+def _convert(raw, kind):
+    if kind is bool:
+        return raw if isinstance(raw, bool) else str(raw).lower() in ("true", "1", "yes")
+    return kind(raw)
+
+
+def _valid(name: str, value) -> bool:
+    choices = {"methods": METHOD_CHOICES, "shap_masker": MASKERS, "lime_segmentation": SEGMENTATIONS,
+               "lime_hide_colour": HIDE_COLOURS, "lime_view": LIME_VIEWS}
+    if name in choices:
+        return value in choices[name]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value >= (0 if name == "seed" else 1)
+    return True

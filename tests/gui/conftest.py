@@ -1,0 +1,94 @@
+"""GUI test fixtures: offscreen Qt, QSettings in a temp folder, windows driven for real.
+
+Loading a model takes seconds, so the known-answer window is built once per session and
+reset before each test; ResNet-50 (untrained) gets its own module-scoped window where needed.
+"""
+
+import os
+
+# Before anything imports Qt: no display is needed, and nothing pops up on a desktop.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from gui_helpers import FAST, REGION_LABELS, reset  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def settings_folder(tmp_path_factory):
+    """Every QSettings in the test session reads and writes INI files under a temp folder."""
+    folder = tmp_path_factory.mktemp("qsettings")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
+        for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+            QSettings.setPath(fmt, scope, str(folder))
+    return folder
+
+
+@pytest.fixture
+def clean_settings(settings_folder):
+    from gui.settings_store import open_settings
+
+    store = open_settings()
+    store.clear()
+    store.sync()
+    yield settings_folder
+    store.clear()
+    store.sync()
+
+
+@pytest.fixture(scope="session")
+def region_model_file(tmp_path_factory):
+    """The known-answer model saved as a user would have it: model.keras + labels.txt."""
+    from known_models import build_region_model
+
+    folder = tmp_path_factory.mktemp("region_model")
+    path = folder / "region.keras"
+    build_region_model().save(path)
+    (folder / "labels.txt").write_text("\n".join(REGION_LABELS) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory):
+    """A few real image files: the known-answer picture, a noise picture, a photo."""
+    import skimage.data
+    from known_models import region_image
+
+    folder = tmp_path_factory.mktemp("images")
+    Image.fromarray(region_image()).save(folder / "region.png")
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 255, (80, 96, 3), dtype=np.uint8)).save(folder / "noise.png")
+    Image.fromarray(skimage.data.coffee()).save(folder / "coffee.jpg", quality=90)
+    Image.fromarray(np.flipud(region_image())).save(folder / "flipped.png")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def region_window_session(qapp, region_model_file):
+    from gui.engine_requests import ModelRequest
+    from gui.main_window import MainWindow
+
+    window = MainWindow(ModelRequest(model=str(region_model_file),
+                                     labels=str(region_model_file.with_name("labels.txt"))),
+                        restore_layout=False)
+    window.show()
+    window.start()
+    yield window
+    window.close()
+    assert not window.controller.thread.isRunning()
+
+
+@pytest.fixture
+def window(region_window_session, qtbot):
+    """The known-answer window, model loaded, empty list, fast settings (not saved)."""
+    w = region_window_session
+    qtbot.waitUntil(lambda: w.controller.model_state == "ready" and not w.controller.warming_up,
+                    timeout=120_000)
+    reset(w, qtbot)
+    w.settings_panel.apply_overrides(**FAST)
+    yield w
+    reset(w, qtbot)

@@ -1,0 +1,69 @@
+"""Wiring with the real network: untrained ResNet-50 (``--weights none``), tiny settings.
+
+The answers mean nothing (no ImageNet weights on this machine); what is checked is that a
+224×224 Keras model flows through predictions, both explainers, tabs and canvases.
+"""
+
+import pytest
+from gui_helpers import assert_canvas_rendered, longest_gap, reset
+
+from gui.engine_requests import ModelRequest
+from gui.main_window import MainWindow
+
+pytestmark = pytest.mark.slow  # loads ResNet-50; still part of the normal suite
+
+
+@pytest.fixture(scope="module")
+def resnet_window(qapp):
+    window = MainWindow(ModelRequest(weights="none"), restore_layout=False)
+    window.show()
+    window.start()
+    yield window
+    window.close()
+
+
+@pytest.fixture
+def resnet(resnet_window, qtbot):
+    controller = resnet_window.controller
+    qtbot.waitUntil(lambda: controller.model_state == "ready" and not controller.warming_up,
+                    timeout=180_000)
+    reset(resnet_window, qtbot)
+    resnet_window.settings_panel.apply_overrides(methods="shap,lime", classes=2, shap_max_evals=40,
+                                                 shap_batch_size=20, lime_samples=30,
+                                                 lime_segmentation="quickshift")
+    return resnet_window
+
+
+def test_status_bar_names_model_backend_and_untrained(resnet):
+    assert resnet.model_label.text() == "ResNet-50 (untrained — for testing)"
+    assert "tensorflow" in resnet.backend_label.text() and "CPU" in resnet.backend_label.text()
+    assert not resnet.untrained_label.isHidden()
+    assert "#c62828" in resnet.untrained_label.styleSheet()
+
+
+def test_untrained_resnet_explains_with_both_methods(resnet, qtbot, image_folder):
+    chelsea = resnet.open_sample("chelsea")
+    (coffee,) = resnet.add_paths([image_folder / "coffee.jpg"])
+    resnet.image_list.select_key(chelsea.key)
+    qtbot.waitUntil(lambda: chelsea.predictions is not None, timeout=30_000)
+    assert len(resnet.predictions_view.shown_predictions()) == 5
+    top2 = [p.name for p in chelsea.predictions[:2]]
+
+    def start():
+        resnet.explain(chelsea)
+        resnet.explain(coffee, methods=["shap"])  # waits in the queue behind chelsea
+        assert coffee.status == "queued"
+
+    gap, ticks = longest_gap(resnet, qtbot, start, [chelsea, coffee], timeout=240_000)
+    assert chelsea.status == "done" and set(chelsea.results) == {"shap", "lime"}
+    assert coffee.status == "done" and set(coffee.results) == {"shap"}
+    assert gap < 0.2, f"the GUI thread was blocked for {gap * 1000:.0f} ms"
+
+    tabs = resnet.results_view.tabs_for(chelsea.key)
+    assert [tabs.tabText(i) for i in range(tabs.count())] == [n[:28] for n in top2]
+    for index in range(tabs.count()):
+        assert_canvas_rendered(qtbot, tabs, index)
+    canvas = tabs.widget(0)
+    assert "untrained" in canvas.figure.get_suptitle()
+    assert chelsea.results["shap"].maps.shape[1:] == (224, 224)
+    assert resnet.results_view.tabs_for(coffee.key).count() == 2
