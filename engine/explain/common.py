@@ -59,3 +59,11 @@ def check_image(image: np.ndarray, classifier) -> np.ndarray:
     if tuple(image.shape[:2]) != tuple(classifier.input_size):
         raise ValueError(f"image is {image.shape[:2]}, model input is {classifier.input_size}")
     return np.ascontiguousarray(image)
+
+
+def checked_inputs(image: np.ndarray, classifier, targets, params, params_type):
+    """Every method's first step: its parameters (defaults when None) validated, the image
+    checked against the model input, the target classes checked against the model."""
+    params = params or params_type()
+    params.validate()
+    return check_image(image, classifier), check_targets(targets, classifier), params

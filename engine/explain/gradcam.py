@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.explain.common import check_image, check_targets, make_explanation
+from engine.explain.common import checked_inputs, make_explanation
 from engine.jobs import CancelToken, Explanation, ProgressCounter, ProgressFn, no_progress
 
 # Targets explained per pass: each extra target costs one pass through the head only.
@@ -39,10 +39,7 @@ def explain(image: np.ndarray, classifier, targets, params: GradCamParams | None
             progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> Explanation:
     from engine.backend import cached_gradient, find_gradcam_layer
 
-    params = params or GradCamParams()
-    params.validate()
-    image = check_image(image, classifier)
-    targets = check_targets(targets, classifier)
+    image, targets, params = checked_inputs(image, classifier, targets, params, GradCamParams)
     cancel = cancel or CancelToken()
     started = time.perf_counter()
     layer = params.layer or find_gradcam_layer(classifier.keras_model)

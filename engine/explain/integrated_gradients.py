@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from engine.explain.common import check_image, check_targets, make_explanation
+from engine.explain.common import checked_inputs, make_explanation
 from engine.explain.gradcam import model_pixels
 from engine.jobs import CancelToken, Explanation, ProgressCounter, ProgressFn, no_progress
 
@@ -73,10 +73,7 @@ def explain(image: np.ndarray, classifier, targets,
             progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> Explanation:
     from engine.backend import cached_gradient, class_score_name
 
-    params = params or IntegratedGradientsParams()
-    params.validate()
-    image = check_image(image, classifier)
-    targets = check_targets(targets, classifier)
+    image, targets, params = checked_inputs(image, classifier, targets, params, IntegratedGradientsParams)
     cancel = cancel or CancelToken()
     started = time.perf_counter()
     gradient = cached_gradient(classifier, None, wrt_input=True)

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from engine.explain.common import check_image, check_targets, make_explanation
+from engine.explain.common import checked_inputs, make_explanation
 from engine.explain.guard import GuardedPredict
 from engine.explain.parallel import pool, worker_count
 from engine.jobs import CancelToken, Explanation, ProgressCounter, ProgressFn, no_progress
@@ -71,10 +71,7 @@ def segment(image: np.ndarray, params: LimeParams) -> np.ndarray:
 
 def explain(image: np.ndarray, classifier, targets, params: LimeParams | None = None,
             progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> Explanation:
-    params = params or LimeParams()
-    params.validate()
-    image = check_image(image, classifier)
-    targets = check_targets(targets, classifier)
+    image, targets, params = checked_inputs(image, classifier, targets, params, LimeParams)
     started = time.perf_counter()
     counter = ProgressCounter(progress, params.num_samples, "LIME")
     predict = GuardedPredict(classifier, counter, cancel)

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import Cancelled, EngineError, ImageError, ModelError
-from engine.explain.common import check_image, check_targets, make_explanation
+from engine.explain.common import checked_inputs, make_explanation
 from engine.jobs import CancelToken, Explanation, ProgressCounter, ProgressFn, no_progress
 
 EXPLAINERS = ("auto", "deep", "gradient")
@@ -121,10 +121,7 @@ def explain(image: np.ndarray, classifier, targets, params: ShapGradientParams |
             progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> Explanation:
     from engine.backend import backend_name
 
-    params = params or ShapGradientParams()
-    params.validate()
-    image = check_image(image, classifier)
-    targets = check_targets(targets, classifier)
+    image, targets, params = checked_inputs(image, classifier, targets, params, ShapGradientParams)
     cancel = cancel or CancelToken()
     if backend_name() != "tensorflow":
         raise ModelError("background-set SHAP (Deep/Gradient explainer) needs the TensorFlow Keras backend")

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from engine.explain.common import check_image, check_targets, make_explanation
+from engine.explain.common import checked_inputs, make_explanation
 from engine.explain.guard import GuardedPredict
 from engine.explain.parallel import pool
 from engine.jobs import CancelToken, Explanation, ProgressCounter, ProgressFn, no_progress
@@ -46,10 +46,7 @@ def explain(image: np.ndarray, classifier, targets, params: ShapParams | None = 
             progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> Explanation:
     import shap
 
-    params = params or ShapParams()
-    params.validate()
-    image = check_image(image, classifier)
-    targets = check_targets(targets, classifier)
+    image, targets, params = checked_inputs(image, classifier, targets, params, ShapParams)
     started = time.perf_counter()
     # Partition evaluates the empty and full masks, then up to max_evals - 2 coalitions.
     counter = ProgressCounter(progress, params.max_evals, "SHAP")
