@@ -103,12 +103,57 @@ def draw_lime(ax, explanation: Explanation, k: int, view: LimeView | None = None
     return None
 
 
+BEST_MARK = "★ most faithful"
+
+
+def class_scores(metrics: dict, class_index: int) -> dict:
+    """``{method: engine.metrics.faithfulness result}`` -> ``{method: scores}`` for one class,
+    scores being ``deletion``, ``insertion``, ``random_deletion``, ``random_insertion`` AUCs.
+    Methods whose result does not cover the class are left out."""
+    scores = {}
+    for method, result in (metrics or {}).items():
+        classes = list(result.get("classes", []))
+        if class_index not in classes:
+            continue
+        k = classes.index(class_index)
+        scores[method] = {name: float(result[f"{prefix}_auc"][k]) for name, prefix in
+                          (("deletion", "deletion"), ("insertion", "insertion"),
+                           ("random_deletion", "random_deletion"),
+                           ("random_insertion", "random_insertion"))}
+    return scores
+
+
+def best_method(scores: dict) -> str | None:
+    """The method whose map is most faithful: highest insertion AUC minus deletion AUC.
+    None with fewer than two scored methods (nothing to compare)."""
+    if len(scores) < 2:
+        return None
+    return max(scores, key=lambda m: scores[m]["insertion"] - scores[m]["deletion"])
+
+
+def score_text(score: dict) -> str:
+    return (f"deletion AUC {score['deletion']:.2f} (random {score['random_deletion']:.2f})\n"
+            f"insertion AUC {score['insertion']:.2f} (random {score['random_insertion']:.2f})")
+
+
+def _draw_score(ax, score: dict, best: bool, below_points: float) -> None:
+    text = score_text(score) + (f"\n{BEST_MARK}" if best else "")
+    ax.annotate(text, xy=(0.5, 0.0), xycoords="axes fraction", xytext=(0, -below_points),
+                textcoords="offset points", ha="center", va="top", fontsize=8,
+                color="darkgreen" if best else "0.2", fontweight="bold" if best else "normal",
+                gid="faithfulness")
+
+
 def draw_class(figure: Figure, explanations: list[Explanation], class_index: int,
-               lime_view: LimeView | None = None) -> None:
+               lime_view: LimeView | None = None, scores: dict | None = None) -> None:
     """One class, every method that has run side by side, each with its colour bar and title.
 
-    Clears and fills ``figure``; the caller owns it (a Qt canvas or an off-screen PNG).
+    ``scores`` (optional, ``class_scores``): faithfulness AUCs written under each method's
+    panel beside the random baseline, the best method marked. Clears and fills ``figure``;
+    the caller owns it (a Qt canvas or an off-screen PNG).
     """
+    scores = scores or {}
+    best = best_method(scores)
     figure.clear()
     figure.set_layout_engine("constrained")
     present = [e for e in explanations if class_index in e.classes]
@@ -127,9 +172,12 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
     for ax, explanation in zip(axes[1:], present):
         k = explanation.index_of(class_index)
         ax.set_title(METHOD_TITLES.get(explanation.method, explanation.method), fontsize=10)
+        score = scores.get(explanation.method)
         if explanation.method == "lime":
             draw_lime(ax, explanation, k, lime_view)
             _lime_legend(ax, lime_view or LimeView())
+            if score is not None:
+                _draw_score(ax, score, explanation.method == best, 16)
         else:
             if explanation.method == "gradcam":
                 artist = draw_heatmap(ax, explanation, k)
@@ -144,6 +192,8 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
                 MaxNLocator(nbins=4, symmetric=explanation.method != "gradcam"))
             colorbar.formatter.set_powerlimits((-2, 3))
             colorbar.ax.tick_params(labelsize=7)
+            if score is not None:
+                _draw_score(colorbar.ax, score, explanation.method == best, 36)
 
 
 def draw_heatmap(ax, explanation: Explanation, k: int):

@@ -13,18 +13,19 @@ from PySide6.QtWidgets import QApplication
 
 from gui.engine_requests import ModelRequest
 from gui.main_window import MainWindow
-from gui.settings_store import APPLICATION, ORGANISATION
+from gui.settings_store import APPLICATION, METHOD_CHOICES, ORGANISATION
 
-METHOD_ORDER = ("shap", "lime")
+METHOD_ORDER = ("shap", "lime", "ig")
 
 
 def parse_methods(text: str) -> str:
-    """'lime,shap' -> 'shap,lime'; raises ValueError for unknown names."""
+    """'lime,shap' -> 'shap,lime'; raises ValueError for unknown names or combinations."""
     names = {m.strip().lower() for m in text.split(",") if m.strip()}
     unknown = names - set(METHOD_ORDER)
-    if unknown or not names:
-        raise ValueError(f"--explain {text!r}: choose shap, lime or shap,lime")
-    return ",".join(m for m in METHOD_ORDER if m in names)
+    methods = ",".join(m for m in METHOD_ORDER if m in names)
+    if unknown or not names or methods not in METHOD_CHOICES:
+        raise ValueError(f"--explain {text!r}: choose {', '.join(METHOD_CHOICES)}")
+    return methods
 
 
 def application() -> QApplication:

@@ -17,7 +17,14 @@ from collections import deque
 from PySide6.QtCore import QDeadlineTimer, QObject, Qt, QThread, Signal, Slot
 
 from engine.jobs import CancelToken
-from gui.engine_requests import ExplainJob, ModelFailure, ModelInfo, ModelRequest, PredictRequest
+from gui.engine_requests import (
+    ExplainJob,
+    ModelFailure,
+    ModelInfo,
+    ModelRequest,
+    PredictRequest,
+    PreviewJob,
+)
 from gui.engine_worker import EngineWorker
 
 SHUTDOWN_WAIT_MS = 60_000  # a model load cannot be interrupted; give it time to end
@@ -37,6 +44,9 @@ class EngineController(QObject):
     jobFinished = Signal(object)  # ExplainJob, any end state: look at job.state
     jobFailed = Signal(object, str)
     jobCancelled = Signal(object)
+    metricsReady = Signal(object, str, object)  # ExplainJob, method, faithfulness dict
+    previewReady = Signal(object, object)  # PreviewJob, Explanation (Grad-CAM)
+    previewFailed = Signal(object, str)  # PreviewJob, one-line message
     downloadProgress = Signal(object, object)
     downloadFinished = Signal(str)
     downloadFailed = Signal(str)
@@ -58,6 +68,7 @@ class EngineController(QObject):
         self._queue: deque[ExplainJob] = deque()
         self._running: ExplainJob | None = None
         self._jobs: dict[int, ExplainJob] = {}
+        self._previews: dict[int, PreviewJob] = {}  # waiting or running previews by id
         self._generation = 0
         self.model_state = "idle"  # idle | loading | ready | failed
         self.model_info: ModelInfo | None = None
@@ -86,6 +97,9 @@ class EngineController(QObject):
         w.jobFinished.connect(self._on_job_finished, queued)
         w.jobCancelled.connect(self._on_job_cancelled, queued)
         w.jobFailed.connect(self._on_job_failed, queued)
+        w.metricsReady.connect(self._on_metrics, queued)
+        w.previewReady.connect(self._on_preview_ready, queued)
+        w.previewFailed.connect(self._on_preview_failed, queued)
         w.downloadProgress.connect(self.downloadProgress, queued)
         w.downloadFinished.connect(self._on_download_finished, queued)
         w.downloadFailed.connect(self._on_download_failed, queued)
@@ -133,17 +147,41 @@ class EngineController(QObject):
         self._worker.enqueue_prediction(PredictRequest(image_key, image))
         self._servePredictions.emit()
 
-    def submit(self, image_key: int, image, methods, shap: dict, lime: dict, classes: int) -> ExplainJob:
+    def submit(self, image_key: int, image, methods, shap: dict, lime: dict, classes: int,
+               ig: dict | None = None, faithfulness_steps: int = 0) -> ExplainJob:
         """Queue a job; an earlier job for the same image is superseded (cancelled)."""
         self.cancel_image(image_key)
         job = ExplainJob(next(self._ids), image_key, image, tuple(methods), dict(shap), dict(lime),
-                         int(classes))
+                         int(classes), ig=dict(ig or {}), faithfulness_steps=int(faithfulness_steps))
         job.total = job.planned_evaluations()
         self._jobs[job.job_id] = job
         self._queue.append(job)
         self.queueChanged.emit()
         self._dispatch()
         return job
+
+    def submit_preview(self, image_key: int, image, classes: int) -> PreviewJob:
+        """A Grad-CAM preview in the priority lane: it runs before, or between batches of,
+        any explain job, and no job's cancel touches it. A newer preview of the same image
+        replaces a waiting one."""
+        self.cancel_preview(image_key)
+        job = PreviewJob(next(self._ids), image_key, image, int(classes), generation=self._generation)
+        self._previews[job.job_id] = job
+        self._worker.enqueue_preview(job)
+        self._servePredictions.emit()
+        return job
+
+    def preview_pending(self, image_key: int) -> bool:
+        return any(p.image_key == image_key for p in self._previews.values())
+
+    @property
+    def previews_pending(self) -> bool:
+        return bool(self._previews)
+
+    def cancel_preview(self, image_key: int) -> None:
+        for job in [p for p in self._previews.values() if p.image_key == image_key]:
+            job.cancel.cancel()
+            self._previews.pop(job.job_id, None)
 
     def cancel(self, job_id: int) -> None:
         job = self._jobs.get(job_id)
@@ -172,9 +210,12 @@ class EngineController(QObject):
     def forget_image(self, image_key: int) -> None:
         """The image was removed: cancel its jobs and drop its waiting prediction request."""
         self.cancel_image(image_key)
+        self.cancel_preview(image_key)
         self._worker.forget_prediction(image_key)
 
     def cancel_all(self) -> None:
+        for key in {p.image_key for p in self._previews.values()}:
+            self.cancel_preview(key)
         for job in list(self._queue):
             self.cancel(job.job_id)
         self.cancel_current()
@@ -270,6 +311,29 @@ class EngineController(QObject):
         # Listeners call ``job.shown.set()`` once the result is drawn (or at once if it is
         # not on screen); the engine resumes then, or after a short timeout.
         self.resultReady.emit(job, explanation)
+
+    @Slot(int, str, object)
+    def _on_metrics(self, job_id: int, method: str, scores) -> None:
+        job = self._current(job_id)
+        if job is None or job.cancel.cancelled:
+            return
+        self.metricsReady.emit(job, method, scores)
+
+    @Slot(int, object)
+    def _on_preview_ready(self, job_id: int, explanation) -> None:
+        job = self._previews.pop(job_id, None)
+        if job is None or job.cancel.cancelled or job.generation != self._generation:
+            if job is not None:
+                job.shown.set()
+            return
+        # Listeners call ``job.shown.set()`` once it is drawn (see ExplainJob.shown).
+        self.previewReady.emit(job, explanation)
+
+    @Slot(int, str)
+    def _on_preview_failed(self, job_id: int, message: str) -> None:
+        job = self._previews.pop(job_id, None)
+        if job is not None and job.generation == self._generation:
+            self.previewFailed.emit(job, message)
 
     @Slot(int)
     def _on_job_finished(self, job_id: int) -> None:

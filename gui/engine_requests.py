@@ -98,13 +98,40 @@ class ExplainJob:
     stage: str = ""
     created: float = field(default_factory=time.monotonic)
     started: float | None = None
+    ig: dict = field(default_factory=dict)  # IntegratedGradientsParams keyword arguments
+    faithfulness_steps: int = 0  # > 0: score each finished method (engine.metrics.faithfulness)
 
     def planned_evaluations(self) -> int:
         """Model evaluations the whole job will make, as far as the settings say."""
         plan = {"shap": int(self.shap.get("max_evals", 500)),
-                "lime": int(self.lime.get("num_samples", 1000))}
-        return sum(plan.get(m, 0) for m in self.methods)
+                "lime": int(self.lime.get("num_samples", 1000)),
+                "ig": int(self.ig.get("steps", 32)) * max(1, self.classes)}
+        total = sum(plan.get(m, 0) for m in self.methods)
+        if self.faithfulness_steps > 0:
+            total += len(self.methods) * self.faithfulness_evaluations()
+        return total
+
+    def faithfulness_evaluations(self) -> int:
+        return (2 * max(1, self.classes) + 2) * (self.faithfulness_steps + 1)
 
     @property
     def finished(self) -> bool:
         return self.state in ("done", "cancelled", "failed")
+
+
+@dataclass
+class PreviewJob:
+    """A quick Grad-CAM preview of one image's top classes.
+
+    It runs in the engine thread's priority lane (between batches of whatever job is
+    running), with its own cancel token: cancelling a job never cancels a preview, and the
+    other way round.
+    """
+
+    job_id: int
+    image_key: int
+    image: np.ndarray
+    classes: int
+    cancel: CancelToken = field(default_factory=CancelToken)
+    generation: int = 0
+    shown: threading.Event = field(default_factory=threading.Event)  # as ExplainJob.shown

@@ -27,6 +27,7 @@ from gui.engine_requests import (
     ModelInfo,
     ModelRequest,
     PredictRequest,
+    PreviewJob,
 )
 
 PROGRESS_INTERVAL_S = 0.08  # at most ~12 progress signals a second reach the GUI
@@ -55,7 +56,9 @@ class _JobProgress:
         self._worker = worker
         self._job = job
         self._planned = {"shap": int(job.shap.get("max_evals", 500)),
-                         "lime": int(job.lime.get("num_samples", 1000))}
+                         "lime": int(job.lime.get("num_samples", 1000)),
+                         "ig": int(job.ig.get("steps", 32)) * max(1, job.classes),
+                         "faithfulness": job.faithfulness_evaluations()}
         self._offset = 0
         self._method_total = 0
         self.done = 0
@@ -98,6 +101,9 @@ class EngineWorker(QObject):
     jobFinished = Signal(int)
     jobCancelled = Signal(int, int, int)  # job id, evaluations done, total
     jobFailed = Signal(int, str)  # job id, one-line message
+    metricsReady = Signal(int, str, object)  # job id, method, engine.metrics.faithfulness dict
+    previewReady = Signal(int, object)  # preview job id, Explanation (Grad-CAM)
+    previewFailed = Signal(int, str)  # preview job id, one-line message
     downloadProgress = Signal(object, object)  # bytes done, bytes total (0: unknown)
     downloadFinished = Signal(str)  # path of the weights file
     downloadFailed = Signal(str)
@@ -111,6 +117,8 @@ class EngineWorker(QObject):
         # be answered between batches of a running job instead of waiting until it ends.
         self._lock = threading.Lock()
         self._pending: deque[PredictRequest] = deque()
+        self._previews: deque[PreviewJob] = deque()
+        self._serving = False  # True while a preview runs (no nesting)
         # Set from the GUI thread when the app closes: cuts the warm-up short between batches.
         self._stopping = CancelToken()
 
@@ -163,6 +171,7 @@ class EngineWorker(QObject):
             import skimage.data
 
             from engine import explain
+            from engine.explain.integrated_gradients import IntegratedGradientsParams
             from engine.explain.lime_image import LimeParams
             from engine.explain.shap_partition import ShapParams
             from engine.images import fit_to_model
@@ -178,6 +187,17 @@ class EngineWorker(QObject):
             explain.run("lime", image, classifier, [0],
                         LimeParams(num_samples=2, num_features=1, batch_size=2),
                         progress=between_batches, cancel=self._stopping)
+            # Trace the gradient functions now, so the first Grad-CAM preview (and IG job) is
+            # quick. (Tracing ResNet-50's gradient lazily in the first preview, with the
+            # window busy, crashed TensorFlow in tests; traced here it is reliable.)
+            try:
+                explain.run("gradcam", image, classifier, [0], cancel=self._stopping)
+            except ValueError:
+                pass  # no convolutional layer: this model gets no previews
+            explain.run("ig", image, classifier, [0], IntegratedGradientsParams(steps=2),
+                        progress=between_batches, cancel=self._stopping)
+            # Faithfulness feeds float32 images: trace that forward pass now too.
+            classifier.predict(image[None].astype("float32"))
         except Exception:  # noqa: BLE001 - warm-up only (Cancelled included); jobs report their own
             pass
         finally:
@@ -198,8 +218,51 @@ class EngineWorker(QObject):
         with self._lock:
             self._pending = deque(r for r in self._pending if r.image_key != image_key)
 
+    def enqueue_preview(self, job: PreviewJob) -> None:
+        """Called from the GUI thread; pair it with a queued call to ``serve_predictions``."""
+        with self._lock:
+            self._previews.append(job)
+
     @Slot()
     def serve_predictions(self) -> None:
+        """Answer waiting predictions, then waiting previews (the priority lane)."""
+        self._serve_predictions()
+        if self._serving:
+            return
+        self._serving = True
+        try:
+            while True:
+                with self._lock:
+                    if not self._previews or self._classifier is None:
+                        return
+                    job = self._previews.popleft()
+                self._run_preview(job)
+                self._serve_predictions()
+        finally:
+            self._serving = False
+
+    def _run_preview(self, job: PreviewJob) -> None:
+        if job.cancel.cancelled:
+            return
+        try:
+            from engine import explain
+            from engine.images import fit_to_model
+
+            classifier = self._classifier
+            image = fit_to_model(job.image, classifier.input_size)
+            probabilities = classifier.predict(image[None])[0]
+            count = max(1, min(job.classes, classifier.num_classes))
+            targets = [p.index for p in classifier.top_k(probabilities, count)]
+            result = explain.run("gradcam", image, classifier, targets, cancel=job.cancel)
+        except Cancelled:
+            return
+        except Exception as exc:  # noqa: BLE001 - e.g. a model without a convolutional layer
+            self.previewFailed.emit(job.job_id, one_line(exc))
+            return
+        self.previewReady.emit(job.job_id, result)
+        self._wait_until_shown(job)
+
+    def _serve_predictions(self) -> None:
         if self._classifier is None:
             return  # answered once a model has loaded
         while True:
@@ -232,12 +295,14 @@ class EngineWorker(QObject):
         self.jobStarted.emit(job.job_id)
         try:
             from engine import explain
+            from engine.explain.integrated_gradients import IntegratedGradientsParams
             from engine.explain.lime_image import LimeParams
             from engine.explain.shap_partition import ShapParams
             from engine.images import fit_to_model
 
             classifier = self._classifier
-            params = {"shap": ShapParams(**job.shap), "lime": LimeParams(**job.lime)}
+            params = {"shap": ShapParams(**job.shap), "lime": LimeParams(**job.lime),
+                      "ig": IntegratedGradientsParams(**job.ig), "gradcam": None}
             image = fit_to_model(job.image, classifier.input_size)
             probabilities = classifier.predict(image[None])[0]
             # The job predicts anyway; sharing it means the panel never waits on a job.
@@ -253,6 +318,15 @@ class EngineWorker(QObject):
                 tracker.finish_method()
                 self.methodFinished.emit(job.job_id, result)
                 self._wait_until_shown(job)
+                if job.faithfulness_steps > 0:
+                    from engine.metrics import faithfulness
+
+                    tracker.start_method("faithfulness")
+                    scores = faithfulness(image, classifier, result, steps=job.faithfulness_steps,
+                                          progress=tracker, cancel=job.cancel)
+                    tracker.finish_method()
+                    self.metricsReady.emit(job.job_id, method, scores)
+                    self._wait_until_shown(job)
         except Cancelled:
             self.jobCancelled.emit(job.job_id, tracker.done, max(tracker.total, tracker.done))
             return
@@ -264,7 +338,7 @@ class EngineWorker(QObject):
         self.jobFinished.emit(job.job_id)
 
     @staticmethod
-    def _wait_until_shown(job: ExplainJob) -> None:
+    def _wait_until_shown(job: ExplainJob | PreviewJob) -> None:
         """Give the GUI thread the machine while it draws the result (a fraction of a second).
 
         Drawing a figure is the heaviest thing the GUI thread does; with the engine running

@@ -59,7 +59,8 @@ def export_maps(parent: QWidget, entry: ImageEntry, lime_view, folder: Path | No
     written = []
     for explanation in entry.explanations:
         written += write_explanation(folder, entry.name, explanation, entry.source,
-                                     entry.predictions or [], lime_view)
+                                     entry.predictions or [], lime_view,
+                                     faithfulness=entry.metrics.get(explanation.method))
     return written
 
 

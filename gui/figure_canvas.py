@@ -13,7 +13,7 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from PySide6.QtCore import QTimer, Signal
 
-from engine.render import LimeView, draw_class, draw_message
+from engine.render import LimeView, class_scores, draw_class, draw_message
 
 
 class ExplanationCanvas(FigureCanvasQTAgg):
@@ -27,6 +27,7 @@ class ExplanationCanvas(FigureCanvasQTAgg):
         self.render_count = 0  # how many times pixels were rendered (tests look at it)
         self.class_index: int | None = None
         self._content: tuple[list, int, LimeView | None] | None = None
+        self._metrics: dict = {}  # method -> engine.metrics.faithfulness dict
         self._dirty = False
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
@@ -34,8 +35,10 @@ class ExplanationCanvas(FigureCanvasQTAgg):
         self._render_timer.timeout.connect(self._render_if_stale)
         self._stale_pixels = False
 
-    def set_content(self, explanations: list, class_index: int, lime_view: LimeView | None) -> None:
+    def set_content(self, explanations: list, class_index: int, lime_view: LimeView | None,
+                    metrics: dict | None = None) -> None:
         self.class_index = class_index
+        self._metrics = dict(metrics or {})
         self._content = (list(explanations), class_index, lime_view)
         self._dirty = True
         if self.isVisible():
@@ -44,7 +47,7 @@ class ExplanationCanvas(FigureCanvasQTAgg):
     def set_lime_view(self, lime_view: LimeView) -> None:
         if self._content is None or not any(e.method == "lime" for e in self._content[0]):
             return
-        self.set_content(self._content[0], self._content[1], lime_view)
+        self.set_content(self._content[0], self._content[1], lime_view, self._metrics)
 
     def show_message(self, message: str) -> None:
         self._content = None
@@ -63,7 +66,8 @@ class ExplanationCanvas(FigureCanvasQTAgg):
 
     def _rebuild(self) -> None:
         explanations, class_index, lime_view = self._content
-        draw_class(self.figure, explanations, class_index, lime_view)
+        draw_class(self.figure, explanations, class_index, lime_view,
+                   scores=class_scores(self._metrics, class_index) or None)
         _skip_hidden_axis_ticks(self.figure)
         self._dirty = False
         self._stale_pixels = True

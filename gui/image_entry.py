@@ -28,19 +28,22 @@ class ImageEntry:
     prediction_error: str | None = None
     results: dict = field(default_factory=dict)  # method -> engine.jobs.Explanation
     error: str | None = None  # the last job's failure, one line
+    metrics: dict = field(default_factory=dict)  # method -> engine.metrics.faithfulness dict
 
     @property
     def explanations(self) -> list:
-        """Finished explanations in a stable order: SHAP before LIME."""
-        order = {"shap": 0, "lime": 1}
+        """Finished explanations in a stable order: SHAP, LIME, IG, then the Grad-CAM preview."""
+        order = {"shap": 0, "lime": 1, "ig": 2, "gradcam": 3}
         return [self.results[m] for m in sorted(self.results, key=lambda m: order.get(m, 9))]
 
     def add_result(self, explanation) -> None:
         """Keep the newest result per method; drop older ones that explain other classes."""
         self.results[explanation.method] = explanation
+        self.metrics.pop(explanation.method, None)  # scored a map that is gone
         stale = [m for m, e in self.results.items() if list(e.classes) != list(explanation.classes)]
         for method in stale:
             del self.results[method]
+            self.metrics.pop(method, None)
 
     def status_text(self) -> str:
         if self.status == "explaining":

@@ -54,6 +54,7 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         self.model_request = model_request or ModelRequest()
         self.entries: dict[int, ImageEntry] = {}
         self._latest_job: dict[int, int] = {}  # image key -> id of its newest job
+        self._preview_unsupported: int | None = None  # model generation Grad-CAM failed on
         self._clipboard_count = 0
         self.controller = EngineController(self)
         self._build_widgets()
@@ -141,6 +142,9 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         c.resultReady.connect(self._on_result)
         c.jobFinished.connect(self._on_job_finished)
         c.jobFailed.connect(self._on_job_failed)
+        c.metricsReady.connect(self._on_metrics)
+        c.previewReady.connect(self._on_preview)
+        c.previewFailed.connect(self._on_preview_failed)
         self.weights = WeightsAssistant(self, self.banner, c)
         self.image_list.currentKeyChanged.connect(self._show_entry)
         self.progress_panel.cancelRequested.connect(self.cancel_current)
@@ -204,12 +208,29 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
 
     def explain(self, entry: ImageEntry, methods: list[str] | None = None) -> ExplainJob:
         settings = self.settings_panel.settings()
+        self.preview(entry)
         job = self.controller.submit(entry.key, entry.image, methods or settings.method_list,
-                                     settings.shap_params(), settings.lime_params(), settings.classes)
+                                     settings.shap_params(), settings.lime_params(), settings.classes,
+                                     ig=settings.ig_params(),
+                                     faithfulness_steps=settings.faithfulness_plan())
         self._latest_job[entry.key] = job.job_id
         entry.status, entry.error, entry.progress = "queued", None, 0.0
         self._refresh(entry)
         return job
+
+    def preview(self, entry: ImageEntry) -> None:
+        """Queue a Grad-CAM preview of the entry's top classes, if it is on and still needed."""
+        settings = self.settings_panel.settings()
+        if not settings.instant_preview or self.controller.model_state != "ready":
+            return
+        if self._preview_unsupported == self.controller.model_info.generation:
+            return  # this model has no convolutional layer to look at
+        current = entry.results.get("gradcam")
+        if current is not None and len(current.classes) == settings.classes:
+            return
+        if self.controller.preview_pending(entry.key):
+            return
+        self.controller.submit_preview(entry.key, entry.image, settings.classes)
 
     def cancel_current(self) -> None:
         if self.controller.cancel_current():
@@ -254,6 +275,8 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         if entry is None:
             return
         entry.predictions, entry.prediction_error = list(predictions), None
+        if predictions:
+            self.preview(entry)
         if entry.status == "ready" and predictions:
             self.image_list.update_entry(entry)
         if key == self.image_list.current_key():
@@ -305,7 +328,35 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         self._update_actions()
         self._release_when_drawn(job)
 
-    def _release_when_drawn(self, job: ExplainJob) -> None:
+    def _on_metrics(self, job: ExplainJob, method: str, scores: dict) -> None:
+        entry = self._entry_for(job)
+        if entry is None or method not in entry.results:
+            job.shown.set()
+            return
+        entry.metrics[method] = scores
+        self.results_view.update_entry(entry, show=entry.key == self.image_list.current_key())
+        self._release_when_drawn(job)
+
+    def _on_preview(self, preview, explanation) -> None:
+        entry = self.entries.get(preview.image_key)
+        current = next(iter(entry.results.values()), None) if entry is not None else None
+        if entry is None or (current is not None and list(current.classes) != list(explanation.classes)
+                             and entry.status not in ("queued", "explaining")):
+            # Gone, or its full results explain other classes: the preview would replace them.
+            preview.shown.set()
+            return
+        entry.add_result(explanation)
+        self.results_view.update_entry(entry, show=entry.key == self.image_list.current_key())
+        self._update_actions()
+        self._release_when_drawn(preview)
+
+    def _on_preview_failed(self, preview, message: str) -> None:
+        # Not every model has a convolutional layer (Grad-CAM needs one): no banner, just
+        # no preview for this model from now on.
+        if self.controller.model_info is not None:
+            self._preview_unsupported = self.controller.model_info.generation
+
+    def _release_when_drawn(self, job) -> None:
         """Tell the engine it may go on once the new result is on screen (see ExplainJob.shown)."""
         canvas = self.results_view.current_canvas()
         if canvas is not None and canvas.render_pending:
@@ -403,7 +454,8 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
     def update_plan(self) -> None:
         s = self.settings_panel.settings()
         self.plan_label.setText(f"{METHOD_CHOICES[s.methods]} · top {s.classes} "
-                                f"class{'es' if s.classes != 1 else ''}")
+                                f"class{'es' if s.classes != 1 else ''}"
+                                + (" · faithfulness" if s.faithfulness else ""))
 
     def _update_actions(self) -> None:
         entry = self.current_entry()

@@ -68,7 +68,7 @@ class ResultsView(QStackedWidget):
             tabs.setTabText(tabs.indexOf(canvas), _elide(name))
             tabs.setTabToolTip(tabs.indexOf(canvas),
                                f"{name} — p = {source.probabilities[k]:.3f} (class {class_index})")
-            canvas.set_content(explanations, class_index, self.lime_view)
+            canvas.set_content(explanations, class_index, self.lime_view, entry.metrics)
         corner = tabs.cornerWidget(Qt.Corner.TopRightCorner)
         corner.setText(_summary(explanations))
         if show:
@@ -129,7 +129,8 @@ class ResultsView(QStackedWidget):
 def _placeholder_text(entry: ImageEntry | None) -> str:
     if entry is None:
         return ("Drop photos or a folder here to begin.\n\n"
-                "Each explained class gets its own tab, with SHAP and LIME side by side.")
+                "Each explained class gets its own tab, with SHAP and LIME side by side\n"
+                "(and a quick Grad-CAM preview as soon as the predictions are in).")
     if entry.status == "explaining":
         return f"Explaining {entry.name}…\n\nThe tabs appear as soon as the first method finishes."
     if entry.status == "queued":

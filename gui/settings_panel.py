@@ -61,6 +61,22 @@ class SettingsPanel(QScrollArea):
         self._spin(general, "classes", "Top classes", 1, 50,
                    tip="How many of the model's top classes get a tab")
         self._spin(general, "seed", "Seed", 0, 2**31 - 1, tip="Random seed (LIME sampling)")
+        preview = QCheckBox("Instant preview (Grad-CAM)")
+        preview.setToolTip("Show a Grad-CAM map of the top classes as soon as an image's "
+                           "predictions are in, before SHAP and LIME finish")
+        self._register(general, "instant_preview", "", preview, preview.toggled)
+
+        ig = self._group(layout, "Integrated Gradients")
+        self._spin(ig, "ig_steps", "Steps", 2, 4096,
+                   tip="Points along the path from a black image (more: closer to exact, slower)")
+
+        faith = self._group(layout, "Faithfulness")
+        score = QCheckBox("Score faithfulness (deletion/insertion)")
+        score.setToolTip("After each method, delete / insert pixels in its order and follow the "
+                         "class probability: (2K+2)·(steps+1) extra model evaluations")
+        self._register(faith, "faithfulness", "", score, score.toggled)
+        self._spin(faith, "faithfulness_steps", "Steps", 2, 1000,
+                   tip="Points on each deletion / insertion curve")
 
         shap = self._group(layout, "SHAP (Partition)")
         self._combo(shap, "shap_masker", "Masker", {m: m if m != "blur" else "blur(k,k)" for m in MASKERS})
@@ -216,3 +232,5 @@ class SettingsPanel(QScrollArea):
             self.widgets[name].setEnabled("shap" in methods and (name != "shap_blur" or settings.shap_masker == "blur"))
         for name in ("lime_samples", "lime_features", "lime_segmentation", "lime_hide_colour"):
             self.widgets[name].setEnabled("lime" in methods)
+        self.widgets["ig_steps"].setEnabled("ig" in methods)
+        self.widgets["faithfulness_steps"].setEnabled(settings.faithfulness)

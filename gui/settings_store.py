@@ -16,7 +16,9 @@ ORGANISATION = "ImageExplainer"
 APPLICATION = "Image Explainer"
 GROUP = "explain"
 
-METHOD_CHOICES = {"shap,lime": "SHAP and LIME", "shap": "SHAP only", "lime": "LIME only"}
+METHOD_CHOICES = {"shap,lime": "SHAP and LIME", "shap": "SHAP only", "lime": "LIME only",
+                  "shap,lime,ig": "SHAP, LIME and IG", "ig": "Integrated Gradients only"}
+GUI_FAITHFULNESS_STEPS = 16  # the engine's default is 32; half keeps the window quick
 SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb")
 MASKERS = ("inpaint_telea", "inpaint_ns", "blur")
 HIDE_COLOURS = {"0": "black (0)", "mean": "segment mean"}
@@ -40,6 +42,10 @@ class ExplainSettings:
     lime_view: str = "positive_negative"
     lime_view_features: int = 10
     lime_boundaries: bool = True
+    instant_preview: bool = True  # Grad-CAM as soon as the predictions are in
+    ig_steps: int = 32
+    faithfulness: bool = False  # deletion/insertion scores after each method
+    faithfulness_steps: int = GUI_FAITHFULNESS_STEPS
 
     @property
     def method_list(self) -> list[str]:
@@ -59,6 +65,14 @@ class ExplainSettings:
         return {"num_samples": self.lime_samples, "num_features": self.lime_features,
                 "hide_color": hide, "segmentation": self.lime_segmentation, "seed": self.seed}
 
+    def ig_params(self) -> dict:
+        """Keyword arguments for ``IntegratedGradientsParams``."""
+        return {"steps": self.ig_steps, "seed": self.seed}
+
+    def faithfulness_plan(self) -> int:
+        """Steps for engine.metrics.faithfulness, 0 when scoring is off."""
+        return self.faithfulness_steps if self.faithfulness else 0
+
     def lime_view_object(self):
         from engine.render import LimeView
 
@@ -67,11 +81,13 @@ class ExplainSettings:
 
 
 def default_settings() -> ExplainSettings:
+    from engine.explain.integrated_gradients import IntegratedGradientsParams
     from engine.explain.lime_image import LimeParams
     from engine.explain.shap_partition import ShapParams
     from engine.render import LimeView
 
     shap, lime, view = ShapParams(), LimeParams(), LimeView()
+    ig = IntegratedGradientsParams()
     masker, blur = shap.masker, ExplainSettings.shap_blur
     if masker.startswith("blur("):
         blur = int(masker[5:].split(",")[0])
@@ -81,7 +97,8 @@ def default_settings() -> ExplainSettings:
         shap_batch_size=shap.batch_size, lime_samples=lime.num_samples,
         lime_features=lime.num_features, lime_segmentation=lime.segmentation,
         lime_hide_colour="mean" if lime.hide_color is None else f"{lime.hide_color:g}",
-        lime_view=view.mode, lime_view_features=view.num_features, lime_boundaries=view.boundaries)
+        lime_view=view.mode, lime_view_features=view.num_features, lime_boundaries=view.boundaries,
+        ig_steps=ig.steps)
 
 
 def open_settings() -> QSettings:
@@ -127,5 +144,5 @@ def _valid(name: str, value) -> bool:
     if name in choices:
         return value in choices[name]
     if isinstance(value, int) and not isinstance(value, bool):
-        return value >= (0 if name == "seed" else 1)
+        return value >= {"seed": 0, "ig_steps": 2, "faithfulness_steps": 2}.get(name, 1)
     return True

@@ -67,3 +67,34 @@ def test_window_settings_survive_a_new_window(qtbot, clean_settings):
     qtbot.addWidget(second)
     assert second.settings_panel.settings().seed == 42
     assert second.plan_label.text() == "SHAP and LIME · top 3 classes"
+
+
+def test_preview_ig_and_faithfulness_settings_are_remembered(qtbot, clean_settings):
+    panel = SettingsPanel()
+    qtbot.addWidget(panel)
+    defaults = panel.settings()
+    # Preview on, faithfulness off (it costs (2K+2)(S+1) evaluations per method), 16 steps.
+    assert (defaults.instant_preview, defaults.faithfulness, defaults.faithfulness_steps,
+            defaults.ig_steps) == (True, False, 16, 32)
+    assert panel.widgets["instant_preview"].text() == "Instant preview (Grad-CAM)"
+    assert panel.widgets["faithfulness"].text() == "Score faithfulness (deletion/insertion)"
+    assert not panel.widgets["faithfulness_steps"].isEnabled()
+    assert not panel.widgets["ig_steps"].isEnabled()
+
+    panel.widgets["instant_preview"].setChecked(False)
+    panel.widgets["faithfulness"].setChecked(True)
+    panel.widgets["faithfulness_steps"].setValue(8)
+    methods = panel.widgets["methods"]
+    methods.setCurrentIndex(methods.findData("shap,lime,ig"))
+    panel.widgets["ig_steps"].setValue(64)
+
+    again = SettingsPanel()
+    qtbot.addWidget(again)
+    restored = again.settings()
+    assert (restored.instant_preview, restored.faithfulness, restored.faithfulness_steps,
+            restored.ig_steps, restored.methods) == (False, True, 8, 64, "shap,lime,ig")
+    assert restored.method_list == ["shap", "lime", "ig"]
+    assert restored.faithfulness_plan() == 8 and restored.ig_params()["steps"] == 64
+    assert again.widgets["faithfulness_steps"].isEnabled() and again.widgets["ig_steps"].isEnabled()
+    again.restore_defaults()
+    assert load_settings().instant_preview is True and load_settings().faithfulness is False
