@@ -4,6 +4,7 @@ the progress and cancel contract."""
 import numpy as np
 import pytest
 from known_models import positive_share_in_region, region_mask
+from model_doubles import CancelDuringBatch
 
 from engine import explain
 from engine.errors import Cancelled, ModelError
@@ -81,22 +82,10 @@ def test_progress_is_monotonic_and_ends_at_total(region_classifier, region_image
 ])
 def test_cancel_stops_within_one_batch(region_classifier, region_image, method, params):
     token = CancelToken()
-    calls = []
-
-    class CancelMidway:
-        """The real model, with a user pressing Cancel while the third batch runs."""
-
-        def __getattr__(self, name):
-            return getattr(region_classifier, name)
-
-        def predict(self, images):
-            calls.append(len(images))
-            if len(calls) == 3:
-                token.cancel()
-            return region_classifier.predict(images)
-
+    model = CancelDuringBatch(region_classifier, token, batch_number=3)
     with pytest.raises(Cancelled):
-        explain.run(method, region_image, CancelMidway(), [0], params, cancel=token)
+        explain.run(method, region_image, model, [0], params, cancel=token)
+    calls = model.calls
     assert len(calls) == 3, "the model ran again after cancel"
     assert sum(calls) < 400
 

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 from known_models import region_mask
+from model_doubles import CancelDuringBatch
 
 from engine import explain, metrics
 from engine.backend import import_keras
@@ -159,21 +160,10 @@ def test_faithfulness_result_shape_progress_and_json(region_classifier, region_i
 
 def test_faithfulness_cancel_stops_within_one_batch(region_classifier, region_image, ig_explanation):
     token = CancelToken()
-    calls = []
-
-    class CancelMidway:
-        def __getattr__(self, name):
-            return getattr(region_classifier, name)
-
-        def predict(self, images):
-            calls.append(len(images))
-            if len(calls) == 2:
-                token.cancel()
-            return region_classifier.predict(images)
-
+    model = CancelDuringBatch(region_classifier, token, batch_number=2)
     with pytest.raises(Cancelled):
-        metrics.faithfulness(region_image, CancelMidway(), ig_explanation, steps=30, batch_size=8, cancel=token)
-    assert calls == [8, 8]
+        metrics.faithfulness(region_image, model, ig_explanation, steps=30, batch_size=8, cancel=token)
+    assert model.calls == [8, 8]
 
 
 # ---------------------------------------------------------------------------------------------
