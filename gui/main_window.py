@@ -324,7 +324,7 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
             job.shown.set()
             return
         entry.add_result(explanation)
-        self.results_view.update_entry(entry, show=entry.key == self.image_list.current_key())
+        self._redraw_results(entry)
         self._update_actions()
         self._release_when_drawn(job)
 
@@ -334,7 +334,7 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
             job.shown.set()
             return
         entry.metrics[method] = scores
-        self.results_view.update_entry(entry, show=entry.key == self.image_list.current_key())
+        self._redraw_results(entry)
         self._release_when_drawn(job)
 
     def _on_preview(self, preview, explanation) -> None:
@@ -346,7 +346,7 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
             preview.shown.set()
             return
         entry.add_result(explanation)
-        self.results_view.update_entry(entry, show=entry.key == self.image_list.current_key())
+        self._redraw_results(entry)
         self._update_actions()
         self._release_when_drawn(preview)
 
@@ -444,6 +444,10 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         self.predictions_view.set_entry(entry, self.controller.model_state)
         self.results_view.show_entry(entry)
         self._update_actions()
+
+    def _redraw_results(self, entry: ImageEntry) -> None:
+        """New results for ``entry``: its tabs are updated, and drawn now only if it is on screen."""
+        self.results_view.update_entry(entry, show=entry.key == self.image_list.current_key())
 
     def _refresh(self, entry: ImageEntry) -> None:
         self.image_list.update_entry(entry)
