@@ -319,7 +319,7 @@ def run_grid(args, method: str, params, classifier) -> int:
 
     from engine import explain
     from engine.evaluate import normalise_label
-    from engine.export import _atomic_write, write_json
+    from engine.export import atomic_write, write_json
     from engine.render import save_grid
 
     inputs = ModelInputs(args.images, classifier)
@@ -365,14 +365,14 @@ def run_grid(args, method: str, params, classifier) -> int:
     out.mkdir(parents=True, exist_ok=True)
     drawing = (images, maps, names, row_labels, true_columns, predicted_columns)
     value_label = "LIME weight" if method == "lime" else "SHAP value"
-    _atomic_write(out / "grid.png", lambda f: save_grid(f, *drawing, format="png", value_label=value_label))
+    atomic_write(out / "grid.png", lambda f: save_grid(f, *drawing, format="png", value_label=value_label))
     if args.pdf:
-        _atomic_write(out / "grid.pdf", lambda f: save_grid(f, *drawing, format="pdf", value_label=value_label))
+        atomic_write(out / "grid.pdf", lambda f: save_grid(f, *drawing, format="pdf", value_label=value_label))
     arrays = {"maps": maps, "images": images.astype(np.uint8), "classes": np.asarray(columns, np.int64),
               "class_names": np.asarray(names, dtype=str), "files": np.asarray([str(p) for p in paths], dtype=str),
               "predicted_classes": predicted.astype(np.int64), "true_classes": np.asarray(true, np.int64),
               "probabilities": probabilities[:, columns].astype(np.float32)}
-    _atomic_write(out / "grid.npz", lambda f: np.savez_compressed(f, **arrays))
+    atomic_write(out / "grid.npz", lambda f: np.savez_compressed(f, **arrays))
     first = results[0]
     info = {"method": method, "model": first.model, "untrained": first.untrained, "params": first.params,
             "classes": columns, "class_names": names,
@@ -392,7 +392,7 @@ def run_grid(args, method: str, params, classifier) -> int:
 
 def run_evaluate(args) -> int:
     from engine.evaluate import evaluate_folder
-    from engine.export import _atomic_write, write_json
+    from engine.export import atomic_write, write_json
     from engine.render import save_confusion_matrix
 
     classifier = load_classifier_for_cli(args)
@@ -410,7 +410,7 @@ def run_evaluate(args) -> int:
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         write_json(args.out / "metrics.json", metrics)
-        _atomic_write(args.out / "confusion_matrix.png",
+        atomic_write(args.out / "confusion_matrix.png",
                       lambda f: save_confusion_matrix(f, result, format="png"))
     if args.json:
         print(json.dumps(metrics, indent=2))

@@ -48,7 +48,7 @@ def summary(explanation: Explanation, image_path: str, predictions: list[Predict
 
 
 def write_json(path: Path, data: dict) -> None:
-    _atomic_write(path, lambda f: f.write(json.dumps(data, indent=2, default=_jsonable).encode()))
+    atomic_write(path, lambda f: f.write(json.dumps(data, indent=2, default=_jsonable).encode()))
 
 
 def write_npz(path: Path, explanation: Explanation, faithfulness: dict | None = None) -> None:
@@ -61,7 +61,7 @@ def write_npz(path: Path, explanation: Explanation, faithfulness: dict | None = 
     # Faithfulness curves (fractions removed/inserted, probabilities) beside the maps.
     arrays.update({f"metrics_{key}": value for key, value in (faithfulness or {}).items()
                    if isinstance(value, np.ndarray)})
-    _atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
 def write_explanation(out_dir: Path, stem: str, explanation: Explanation, image_path: str,
@@ -75,7 +75,7 @@ def write_explanation(out_dir: Path, stem: str, explanation: Explanation, image_
     write_npz(written[1], explanation, faithfulness)
     for class_index in explanation.classes:
         png = out_dir / f"{base}.{class_index}.png"
-        _atomic_write(png, lambda f, c=class_index: save_class_png(f, [explanation], c, lime_view))
+        atomic_write(png, lambda f, c=class_index: save_class_png(f, [explanation], c, lime_view))
         written.append(png)
     return written
 
@@ -85,7 +85,8 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
         return {key: data[key] for key in data.files}
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
+    """``write(file)`` into a temporary file beside ``path``, then rename it into place."""
     path = Path(path)
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".part",
                                          delete=False)
