@@ -16,6 +16,10 @@ import numpy as np
 
 Forward = Callable[[np.ndarray], np.ndarray]
 JAX_BATCH_BUCKETS = (1, 16, 64, 256)
+# Which engine runs the forward pass: "keras" (the backend's own compiled function),
+# "openvino" (the same network converted, CPU with TensorFlow only), "auto" (OpenVINO where
+# it can run and agrees with Keras, else Keras). ``IMAGE_EXPLAINER_RUNTIME`` sets the default.
+RUNTIMES = ("auto", "keras", "openvino")
 
 
 def backend_name() -> str:
@@ -58,6 +62,40 @@ def backend_version() -> str:
 def warm_up_batch_sizes() -> tuple[int, ...]:
     """Batch sizes worth compiling ahead: each bucket on JAX; TensorFlow traces once."""
     return JAX_BATCH_BUCKETS if backend_name() == "jax" else (1,)
+
+
+def default_runtime() -> str:
+    runtime = os.environ.get("IMAGE_EXPLAINER_RUNTIME", "auto").strip().lower() or "auto"
+    if runtime not in RUNTIMES:
+        raise ValueError(f"IMAGE_EXPLAINER_RUNTIME={runtime!r}: use one of {', '.join(RUNTIMES)}")
+    return runtime
+
+
+def make_model_forward(model, preprocess_mode: str = "none",
+                       runtime: str | None = None) -> tuple[Forward, str, str]:
+    """The forward pass ``runtime`` asks for: ``(forward, "keras" | "openvino", note)``.
+
+    ``note`` says why "auto" kept Keras (empty when it did not fall back, or was not asked
+    to try). Gradients always go through Keras; only the forward pass changes.
+    """
+    runtime = default_runtime() if runtime is None else runtime
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
+    keras_forward = make_forward(model, preprocess_mode)
+    if runtime == "keras":
+        return keras_forward, "keras", ""
+    if backend_name() != "tensorflow" or device_description() != "CPU":
+        if runtime == "openvino":
+            raise ValueError("the OpenVINO runtime needs the TensorFlow backend on a CPU")
+        return keras_forward, "keras", ""  # a GPU backend is faster than OpenVINO on CPU
+    from engine.openvino_forward import OpenVinoUnavailable, openvino_forward
+
+    try:
+        return openvino_forward(model, preprocess_mode), "openvino", ""
+    except OpenVinoUnavailable as exc:
+        if runtime == "openvino":
+            raise ValueError(f"OpenVINO cannot run this model: {exc}") from None
+        return keras_forward, "keras", f"OpenVINO not used: {exc}"
 
 
 def make_forward(model, preprocess_mode: str = "none", max_batch: int | None = None) -> Forward:

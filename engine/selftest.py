@@ -120,6 +120,9 @@ def _steps(report: _Report):
             found = f"unusable ({exc})"
         report.say(f"model: {classifier.label}, loaded in {time.perf_counter() - t0:.1f} s")
         report.say(f"backend: {backend_version()}, device: {device_description()}")
+        runtime = "OpenVINO (float32)" if classifier.runtime == "openvino" else "Keras"
+        note = f" ({classifier.runtime_note})" if classifier.runtime_note else ""
+        report.say(f"forward pass: {runtime}{note}")
         report.say(f"pretrained weights: {found or 'not found locally (downloaded on first use)'}")
 
     def image():

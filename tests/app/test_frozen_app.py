@@ -83,6 +83,8 @@ def test_self_test_passes(app, tmp_path):
     assert "self-test passed" in text
     for line in ("model: ResNet-50 (untrained", "shap:", "lime:", "render: PNG"):
         assert line in text
+    # The bundle carries OpenVINO's CPU plugin and frontends, so the fast forward pass runs.
+    assert "forward pass: OpenVINO (float32)" in text, text
 
 
 def test_predict_from_the_command_line(app, tmp_path):

@@ -57,7 +57,8 @@ def test_every_format_loads_and_predicts_like_the_original(saved_models, name):
     assert classifier.outputs_probabilities
     image = region_image()
     expected = np.asarray(original(image[None].astype(np.float32)))
-    np.testing.assert_allclose(classifier.predict(image), expected, atol=1e-5)
+    # float32 sums in another order (the OpenVINO forward pass on CPU) move the 5th decimal
+    np.testing.assert_allclose(classifier.predict(image), expected, atol=5e-5)
     assert classifier.predict(image)[0, 0] > 0.8
 
 
