@@ -28,6 +28,8 @@ def main(argv=None) -> int:
     parser.add_argument("--methods", default="shap,lime")
     parser.add_argument("--throughput", action="store_true", help="also measure model images/s")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runtime", choices=["auto", "keras", "openvino"], default="auto",
+                        help="the engine's forward pass (default auto: OpenVINO on CPU, as the app)")
     args = parser.parse_args(argv)
     prepare_environment()
 
@@ -47,9 +49,11 @@ def main(argv=None) -> int:
     count = args.images or (1 if args.quick else 3)
     methods = [m for m in args.methods.split(",") if m]
     model = keras.applications.ResNet50(weights=None)
-    classifier = Classifier(model, "ResNet-50", imagenet_class_names(), "caffe", untrained=True)
+    classifier = Classifier(model, "ResNet-50", imagenet_class_names(), "caffe", untrained=True,
+                            runtime=args.runtime)
     images = [fit_to_model(getattr(data, name)(), (224, 224)) for name in PHOTOS[:count]]
-    print(f"backend {backend_name()} on {device_description()}; {count} image(s); "
+    print(f"backend {backend_name()} on {device_description()}, engine runtime {classifier.runtime}; "
+          f"{count} image(s); "
           f"SHAP {max_evals} evals, LIME {samples} samples", flush=True)
 
     _warm_up(model, classifier, images[0], seed_recipes, explain, ShapParams, LimeParams)
@@ -76,7 +80,8 @@ def main(argv=None) -> int:
             print(f"  {PHOTOS[i]:<10} {method}: seed {rows[method]['seed_s'][-1]:6.1f} s  "
                   f"engine {rows[method]['engine_s'][-1]:6.1f} s  {rows[method]['agreement'][-1]}", flush=True)
 
-    summary = {"backend": backend_name(), "device": device_description(), "images": count,
+    summary = {"backend": backend_name(), "device": device_description(),
+               "engine_runtime": classifier.runtime, "images": count,
                "shap_max_evals": max_evals, "lime_samples": samples}
     print(f"\n{'method':<8}{'seed s':>10}{'engine s':>10}{'ratio':>8}  agreement")
     for method, row in rows.items():
