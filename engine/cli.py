@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     common = argparse.ArgumentParser(add_help=False)
     model = common.add_argument_group("model")
-    model.add_argument("--model", default="resnet50",
+    model.add_argument("--model", default=None,  # not given: ResNet-50 (the window: the last model)
                        help="resnet50 (default), a .keras/.h5 file or a TensorFlow SavedModel folder")
     model.add_argument("--labels", help="class names: text file (one a line) or JSON")
     model.add_argument("--weights", help="ResNet-50 weights file, or 'none' for the untrained network")
@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="input scaling (default: caffe for ResNet-50, none for your model)")
     model.add_argument("--trust-model", action="store_true",
                        help="allow a model that runs code when loaded (Lambda layers, SavedModel folders)")
+    model.add_argument("--runtime", choices=["auto", "keras", "openvino"], default=None,
+                       help="forward pass: auto (default: OpenVINO on CPU when it matches Keras), "
+                            "keras, or openvino (float32 either way)")
     model.add_argument("--no-download", action="store_true",
                        help="never download ResNet-50 weights; fail if they are missing")
 
@@ -80,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--max-evals", type=_positive_int, help="SHAP max evaluations")
     gui.add_argument("--classes", type=_positive_int, help="how many top classes to explain")
     gui.add_argument("--screenshot", type=Path, help="save a PNG of the window when all jobs finish, then exit")
+    gui.add_argument("--faithfulness", action="store_true",
+                     help="score each explanation with deletion/insertion curves (this run only)")
     return parser
 
 
@@ -179,8 +184,9 @@ def lime_params(args) -> LimeParams:
 def model_spec(args):
     from engine.models import ModelSpec
 
-    return ModelSpec(model=args.model, weights=args.weights, labels=args.labels,
-                     preprocess=args.preprocess, trust=args.trust_model)
+    return ModelSpec(model=args.model or "resnet50", weights=args.weights, labels=args.labels,
+                     preprocess=args.preprocess, trust=args.trust_model,
+                     runtime=getattr(args, "runtime", None))
 
 
 def load_classifier_for_cli(args):
@@ -392,8 +398,7 @@ def run_grid(args, method: str, params, classifier) -> int:
 
 def run_evaluate(args) -> int:
     from engine.evaluate import evaluate_folder
-    from engine.export import atomic_write, write_json
-    from engine.render import save_confusion_matrix
+    from engine.export import write_evaluation
 
     classifier = load_classifier_for_cli(args)
     bar = _progress_bar("images")
@@ -408,10 +413,7 @@ def run_evaluate(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     metrics = result.to_json()
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        write_json(args.out / "metrics.json", metrics)
-        atomic_write(args.out / "confusion_matrix.png",
-                      lambda f: save_confusion_matrix(f, result, format="png"))
+        write_evaluation(args.out, result)
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:

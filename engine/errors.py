@@ -13,6 +13,11 @@ class ModelError(EngineError):
     """A model file or label file that cannot be used, or a model that failed to run."""
 
 
+class UntrustedModelError(ModelError):
+    """A model refused because loading or running it would execute code from the file
+    (Lambda layers, custom objects, SavedModel graphs); it loads once the person trusts it."""
+
+
 class WeightsMissingError(ModelError):
     """Pretrained weights are not available locally and could not (or may not) be downloaded.
 

@@ -28,8 +28,14 @@ _UMASK = _current_umask()  # read once at import: os.umask can only be read by s
 
 
 def summary(explanation: Explanation, image_path: str, predictions: list[Prediction],
-            faithfulness: dict | None = None) -> dict:
-    """The JSON summary; ``faithfulness`` (engine.metrics.faithfulness) adds ``metrics``."""
+            faithfulness: dict | None = None, stability: dict | None = None) -> dict:
+    """The JSON summary; ``faithfulness`` (engine.metrics.faithfulness) adds ``metrics``.
+
+    ``stability`` (engine.stability.rerun_stability) adds ``stability``: ``runs`` (maps
+    compared, the first run included), ``seeds``, ``classes`` and ``score`` (one number in
+    [0, 1] per class, same order as ``classes``: mean pairwise rank correlation of the runs'
+    maps). The spread maps go to the NPZ as ``stability_spread`` (K, H, W).
+    """
     data = {
         "image": str(image_path),
         "model": explanation.model,
@@ -44,6 +50,8 @@ def summary(explanation: Explanation, image_path: str, predictions: list[Predict
     }
     if faithfulness is not None:
         data["metrics"] = {k: v for k, v in faithfulness.items() if not isinstance(v, np.ndarray)}
+    if stability is not None:
+        data["stability"] = {k: v for k, v in stability.items() if not isinstance(v, np.ndarray)}
     return data
 
 
@@ -51,7 +59,8 @@ def write_json(path: Path, data: dict) -> None:
     atomic_write(path, lambda f: f.write(json.dumps(data, indent=2, default=_jsonable).encode()))
 
 
-def write_npz(path: Path, explanation: Explanation, faithfulness: dict | None = None) -> None:
+def write_npz(path: Path, explanation: Explanation, faithfulness: dict | None = None,
+              stability: dict | None = None) -> None:
     arrays = {
         "maps": explanation.maps.astype(np.float32),
         "classes": np.asarray(explanation.classes, np.int64),
@@ -61,22 +70,40 @@ def write_npz(path: Path, explanation: Explanation, faithfulness: dict | None = 
     # Faithfulness curves (fractions removed/inserted, probabilities) beside the maps.
     arrays.update({f"metrics_{key}": value for key, value in (faithfulness or {}).items()
                    if isinstance(value, np.ndarray)})
+    if stability is not None:  # per-pixel spread of the re-runs' maps (K, H, W)
+        arrays["stability_spread"] = np.asarray(stability["spread"], np.float32)
     atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
 def write_explanation(out_dir: Path, stem: str, explanation: Explanation, image_path: str,
                       predictions: list[Prediction], lime_view: LimeView | None = None,
-                      faithfulness: dict | None = None) -> list[Path]:
+                      faithfulness: dict | None = None, stability: dict | None = None) -> list[Path]:
     """``STEM.METHOD.json``, ``STEM.METHOD.npz`` and one ``STEM.METHOD.CLASS.png`` per class."""
     out_dir.mkdir(parents=True, exist_ok=True)
     base = f"{stem}.{explanation.method}"
     written = [out_dir / f"{base}.json", out_dir / f"{base}.npz"]
-    write_json(written[0], summary(explanation, image_path, predictions, faithfulness))
-    write_npz(written[1], explanation, faithfulness)
+    write_json(written[0], summary(explanation, image_path, predictions, faithfulness, stability))
+    write_npz(written[1], explanation, faithfulness, stability)
     for class_index in explanation.classes:
         png = out_dir / f"{base}.{class_index}.png"
         atomic_write(png, lambda f, c=class_index: save_class_png(f, [explanation], c, lime_view))
         written.append(png)
+    return written
+
+
+EVALUATION_FILES = ("metrics.json", "confusion_matrix.png")
+
+
+def write_evaluation(out_dir: Path, result) -> list[Path]:
+    """``metrics.json`` and ``confusion_matrix.png`` of an ``engine.evaluate.EvaluationResult``:
+    the command line's ``evaluate --out`` and the window's evaluation export both write these."""
+    from engine.render import save_confusion_matrix
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [out_dir / name for name in EVALUATION_FILES]
+    write_json(written[0], result.to_json())
+    atomic_write(written[1], lambda f: save_confusion_matrix(f, result, format="png"))
     return written
 
 

