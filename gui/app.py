@@ -7,6 +7,7 @@ import keras, ``engine.models``, ``engine.explain`` or ``engine.backend`` at mod
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
@@ -15,7 +16,7 @@ from gui.engine_requests import ModelRequest
 from gui.main_window import MainWindow
 from gui.settings_store import APPLICATION, METHOD_CHOICES, ORGANISATION
 
-METHOD_ORDER = ("shap", "lime", "ig")
+METHOD_ORDER = ("shap", "lime", "ig", "gradcam")
 
 
 def parse_methods(text: str) -> str:
@@ -36,17 +37,31 @@ def application() -> QApplication:
     return app
 
 
+def model_request(args) -> ModelRequest:
+    """The command line's model; without --model or --weights, the model last opened in the window."""
+    from gui.model_memory import last_model_request
+
+    if getattr(args, "model", None) or getattr(args, "weights", None):
+        return ModelRequest.from_args(args)
+    last = last_model_request()
+    if last is None:
+        return ModelRequest.from_args(args)
+    given = ModelRequest.from_args(args)
+    return replace(given, model=last.model, labels=given.labels or last.labels,
+                   preprocess=given.preprocess or last.preprocess)
+
+
 def build_window(args) -> MainWindow:
     """The window with the command line's settings applied (for this run only, not saved)."""
     # A screenshot run ignores the remembered layout, so every run gives the same picture.
-    window = MainWindow(ModelRequest.from_args(args),
-                        restore_layout=not getattr(args, "screenshot", None))
+    window = MainWindow(model_request(args), restore_layout=not getattr(args, "screenshot", None))
     explain = getattr(args, "explain", None)
     window.settings_panel.apply_overrides(
         methods=parse_methods(explain) if explain else None,
         classes=getattr(args, "classes", None),
         lime_samples=getattr(args, "samples", None),
-        shap_max_evals=getattr(args, "max_evals", None))
+        shap_max_evals=getattr(args, "max_evals", None),
+        faithfulness=True if getattr(args, "faithfulness", False) else None)
     window.update_plan()
     return window
 

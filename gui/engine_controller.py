@@ -26,6 +26,7 @@ from gui.engine_requests import (
     PreviewJob,
 )
 from gui.engine_worker import EngineWorker
+from gui.evaluation_job import EvaluationJob
 
 SHUTDOWN_WAIT_MS = 60_000  # a model load cannot be interrupted; give it time to end
 
@@ -45,18 +46,25 @@ class EngineController(QObject):
     jobFailed = Signal(object, str)
     jobCancelled = Signal(object)
     metricsReady = Signal(object, str, object)  # ExplainJob, method, faithfulness dict
+    stabilityReady = Signal(object, str, object)  # ExplainJob, method, engine.stability result
     previewReady = Signal(object, object)  # PreviewJob, Explanation (Grad-CAM)
     previewFailed = Signal(object, str)  # PreviewJob, one-line message
     downloadProgress = Signal(object, object)
     downloadFinished = Signal(str)
     downloadFailed = Signal(str)
     downloadCancelled = Signal()
+    evaluationStarted = Signal(object)  # EvaluationJob
+    evaluationProgress = Signal(object)  # EvaluationJob (done, total updated)
+    evaluationReady = Signal(object, object)  # EvaluationJob, engine.evaluate.EvaluationResult
+    evaluationFailed = Signal(object, str)  # EvaluationJob, one-line message
+    evaluationFinished = Signal(object)  # EvaluationJob, any end state: look at job.state
 
     # Requests to the worker: queued connections, so they run in the engine thread.
     _loadModel = Signal(object, int)
     _runJob = Signal(object)
     _servePredictions = Signal()
     _download = Signal(object)
+    _runEvaluation = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -76,6 +84,7 @@ class EngineController(QObject):
         self.model_request: ModelRequest | None = None
         self.warming_up = False
         self._download_token: CancelToken | None = None
+        self._evaluation: EvaluationJob | None = None  # waiting for the engine or running on it
         self._connect()
 
     def _connect(self) -> None:
@@ -85,6 +94,12 @@ class EngineController(QObject):
         self._runJob.connect(w.run_job, queued)
         self._servePredictions.connect(w.serve_predictions, queued)
         self._download.connect(w.download_weights, queued)
+        self._runEvaluation.connect(w.run_evaluation, queued)
+        w.evaluationStarted.connect(self._on_evaluation_started, queued)
+        w.evaluationProgress.connect(self._on_evaluation_progress, queued)
+        w.evaluationFinished.connect(self._on_evaluation_finished, queued)
+        w.evaluationCancelled.connect(self._on_evaluation_cancelled, queued)
+        w.evaluationFailed.connect(self._on_evaluation_failed, queued)
         w.modelLoading.connect(self.modelLoading, queued)
         w.modelLoaded.connect(self._on_model_loaded, queued)
         w.modelFailed.connect(self._on_model_failed, queued)
@@ -98,6 +113,7 @@ class EngineController(QObject):
         w.jobCancelled.connect(self._on_job_cancelled, queued)
         w.jobFailed.connect(self._on_job_failed, queued)
         w.metricsReady.connect(self._on_metrics, queued)
+        w.stabilityReady.connect(self._on_stability, queued)
         w.previewReady.connect(self._on_preview_ready, queued)
         w.previewFailed.connect(self._on_preview_failed, queued)
         w.downloadProgress.connect(self.downloadProgress, queued)
@@ -125,7 +141,7 @@ class EngineController(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._running is not None or bool(self._queue)
+        return self._running is not None or bool(self._queue) or self._evaluation is not None
 
     def job(self, job_id: int) -> ExplainJob | None:
         return self._jobs.get(job_id)
@@ -148,11 +164,15 @@ class EngineController(QObject):
         self._servePredictions.emit()
 
     def submit(self, image_key: int, image, methods, shap: dict, lime: dict, classes: int,
-               ig: dict | None = None, faithfulness_steps: int = 0) -> ExplainJob:
+               ig: dict | None = None, faithfulness_steps: int = 0,
+               background: dict | None = None, stability_runs: int = 0,
+               score_preview: bool = False) -> ExplainJob:
         """Queue a job; an earlier job for the same image is superseded (cancelled)."""
         self.cancel_image(image_key)
         job = ExplainJob(next(self._ids), image_key, image, tuple(methods), dict(shap), dict(lime),
-                         int(classes), ig=dict(ig or {}), faithfulness_steps=int(faithfulness_steps))
+                         int(classes), ig=dict(ig or {}), faithfulness_steps=int(faithfulness_steps),
+                         background=dict(background or {}), stability_runs=int(stability_runs),
+                         score_preview=bool(score_preview))
         job.total = job.planned_evaluations()
         self._jobs[job.job_id] = job
         self._queue.append(job)
@@ -214,6 +234,7 @@ class EngineController(QObject):
         self._worker.forget_prediction(image_key)
 
     def cancel_all(self) -> None:
+        self.cancel_evaluation()
         for key in {p.image_key for p in self._previews.values()}:
             self.cancel_preview(key)
         for job in list(self._queue):
@@ -241,7 +262,12 @@ class EngineController(QObject):
     # ------------------------------------------------------------------ queue
 
     def _dispatch(self) -> None:
-        if self._running is not None or not self._queue or self.model_state != "ready":
+        if self._running is not None or self.model_state != "ready":
+            return
+        if self._evaluation is not None:  # one engine lane: waiting explanations go after it
+            self._start_evaluation()
+            return
+        if not self._queue:
             return
         job = self._queue.popleft()
         job.state = "running"
@@ -279,8 +305,16 @@ class EngineController(QObject):
 
     @Slot(object)
     def _on_model_failed(self, failure: ModelFailure) -> None:
-        self.model_state = "failed"
         self.model_failure = failure
+        if failure.previous is not None:
+            # The engine kept the model it had: carry on with it (``model_request`` stays the
+            # one that failed, so choosing a weights file retries what the person asked for).
+            self.model_state = "ready"
+            self.model_info = failure.previous
+            self.modelFailed.emit(failure)
+            self._dispatch()
+            return
+        self.model_state = "failed"
         self.modelFailed.emit(failure)
 
     @Slot(int, int, object)
@@ -318,6 +352,13 @@ class EngineController(QObject):
         if job is None or job.cancel.cancelled:
             return
         self.metricsReady.emit(job, method, scores)
+
+    @Slot(int, str, object)
+    def _on_stability(self, job_id: int, method: str, result) -> None:
+        job = self._current(job_id)
+        if job is None or job.cancel.cancelled:
+            return
+        self.stabilityReady.emit(job, method, result)
 
     @Slot(int, object)
     def _on_preview_ready(self, job_id: int, explanation) -> None:
@@ -371,6 +412,90 @@ class EngineController(QObject):
         self.jobFinished.emit(job)
         self._dispatch()
         self.queueChanged.emit()
+
+    # ------------------------------------------------------------------ evaluation
+
+    @property
+    def evaluation(self) -> EvaluationJob | None:
+        """The labelled-folder evaluation waiting for the engine or running on it."""
+        return self._evaluation
+
+    def submit_evaluation(self, folder: str, batch_size: int = 32) -> EvaluationJob:
+        """Evaluate a labelled folder. It replaces an earlier evaluation, waits for the running
+        explanation (the engine runs one thing at a time) and goes before waiting ones, which
+        carry on after it: the person is looking at the evaluation and it takes seconds."""
+        self.cancel_evaluation()
+        job = EvaluationJob(next(self._ids), str(folder), int(batch_size))
+        self._evaluation = job
+        if self.model_state == "failed":
+            self._end_evaluation(job, "failed", message="no model is loaded")
+            return job
+        self._dispatch()
+        self.queueChanged.emit()
+        return job
+
+    def cancel_evaluation(self) -> bool:
+        job = self._evaluation
+        if job is None:
+            return False
+        job.cancel.cancel()  # the worker checks it between batches
+        self._end_evaluation(job, "cancelled")
+        return True
+
+    def _start_evaluation(self) -> None:
+        job = self._evaluation
+        if job is not None and job.state == "queued":
+            job.state = "running"
+            self._runEvaluation.emit(job)
+
+    def _end_evaluation(self, job: EvaluationJob, state: str, result=None, message: str = "") -> None:
+        job.state, job.message = state, message
+        if self._evaluation is job:
+            self._evaluation = None
+        if state == "done":
+            self.evaluationReady.emit(job, result)
+        elif state == "failed":
+            self.evaluationFailed.emit(job, message)
+        self.evaluationFinished.emit(job)
+        self._dispatch()
+        self.queueChanged.emit()
+
+    def _current_evaluation(self, job_id: int) -> EvaluationJob | None:
+        job = self._evaluation
+        return job if job is not None and job.job_id == job_id and not job.cancel.cancelled else None
+
+    @Slot(int)
+    def _on_evaluation_started(self, job_id: int) -> None:
+        job = self._current_evaluation(job_id)
+        if job is not None:
+            job.started = time.monotonic()
+            self.evaluationStarted.emit(job)
+
+    @Slot(int, int, int)
+    def _on_evaluation_progress(self, job_id: int, done: int, total: int) -> None:
+        job = self._current_evaluation(job_id)
+        if job is not None:
+            job.done, job.total = done, total
+            self.evaluationProgress.emit(job)
+
+    @Slot(int, object)
+    def _on_evaluation_finished(self, job_id: int, result) -> None:
+        job = self._current_evaluation(job_id)
+        if job is not None:
+            job.done = job.total = result.total + len(result.skipped)
+            self._end_evaluation(job, "done", result=result)
+
+    @Slot(int)
+    def _on_evaluation_cancelled(self, job_id: int) -> None:
+        job = self._current_evaluation(job_id)
+        if job is not None:  # cancelled by the engine itself (normally ended here already)
+            self._end_evaluation(job, "cancelled")
+
+    @Slot(int, str)
+    def _on_evaluation_failed(self, job_id: int, message: str) -> None:
+        job = self._current_evaluation(job_id)
+        if job is not None:
+            self._end_evaluation(job, "failed", message=message)
 
     @Slot(str)
     def _on_download_finished(self, path: str) -> None:

@@ -27,6 +27,7 @@ class ModelRequest:
     labels: str | None = None
     preprocess: str | None = None
     trust: bool = False
+    runtime: str | None = None  # forward pass: auto | keras | openvino (None: the default)
 
     @classmethod
     def from_args(cls, args) -> "ModelRequest":
@@ -34,7 +35,8 @@ class ModelRequest:
                    weights=getattr(args, "weights", None),
                    labels=getattr(args, "labels", None),
                    preprocess=getattr(args, "preprocess", None),
-                   trust=bool(getattr(args, "trust_model", False)))
+                   trust=bool(getattr(args, "trust_model", False)),
+                   runtime=getattr(args, "runtime", None))
 
     def with_weights(self, weights: str | None) -> "ModelRequest":
         return replace(self, weights=weights)
@@ -52,6 +54,15 @@ class ModelInfo:
     input_size: tuple[int, int]
     num_classes: int
     generation: int
+    # For the model summary view; computed in the engine thread, so the GUI never touches Keras.
+    channels: int = 3
+    preprocess: str = ""
+    labels_source: str = ""
+    source: str = ""  # the model file or folder ("" for ResNet-50's own weights lookup)
+    class_names: tuple[str, ...] = ()
+    summary: tuple[dict, ...] = ()  # engine.models.Classifier.summary() rows, plain data
+    runtime: str = "keras"  # what runs the forward pass: "keras" or "openvino"
+    runtime_note: str = ""  # why "auto" kept Keras, if it did
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,8 @@ class ModelFailure:
     message: str
     filename: str | None = None
     folder: str | None = None
+    needs_trust: bool = False  # refused because loading it would run code from the file
+    previous: ModelInfo | None = None  # the model still loaded and in use, if any
 
     @property
     def weights_missing(self) -> bool:
@@ -100,16 +113,48 @@ class ExplainJob:
     started: float | None = None
     ig: dict = field(default_factory=dict)  # IntegratedGradientsParams keyword arguments
     faithfulness_steps: int = 0  # > 0: score each finished method (engine.metrics.faithfulness)
+    background: dict = field(default_factory=dict)  # ShapGradientParams keyword arguments
+    stability_runs: int = 0  # > 0: re-run methods that have randomness (engine.stability)
+    # With faithfulness on, the job scores the image's Grad-CAM preview too when the engine
+    # has one; True when it was on screen at submit, so the plan counts it.
+    score_preview: bool = False
 
     def planned_evaluations(self) -> int:
         """Model evaluations the whole job will make, as far as the settings say."""
         plan = {"shap": int(self.shap.get("max_evals", 500)),
                 "lime": int(self.lime.get("num_samples", 1000)),
-                "ig": int(self.ig.get("steps", 32)) * max(1, self.classes)}
+                "ig": int(self.ig.get("steps", 32)) * max(1, self.classes),
+                "shap-gradient": self.background_evaluations()}
         total = sum(plan.get(m, 0) for m in self.methods)
         if self.faithfulness_steps > 0:
             total += len(self.methods) * self.faithfulness_evaluations()
-        return total
+        if self.scores_preview:
+            total += self.faithfulness_evaluations()
+        return total + self.stability_evaluations()
+
+    @property
+    def scores_preview(self) -> bool:
+        """The plan counts scoring the Grad-CAM preview (unless the job computes Grad-CAM)."""
+        return self.score_preview and self.faithfulness_steps > 0 and "gradcam" not in self.methods
+
+    def stability_methods(self) -> list[str]:
+        """This job's methods that stability re-runs repeat (those with randomness)."""
+        from engine.stability import varies_with_seed
+
+        if self.stability_runs <= 0:
+            return []
+        return [m for m in self.methods if varies_with_seed(m, self.ig if m == "ig" else self.lime)]
+
+    def stability_evaluations(self, method: str | None = None) -> int:
+        """Model evaluations of the stability re-runs (of one method, or all)."""
+        per_run = {"lime": int(self.lime.get("num_samples", 1000)),
+                   "ig": int(self.ig.get("steps", 32)) * max(1, self.classes)}
+        methods = self.stability_methods() if method is None else [method]
+        return self.stability_runs * sum(per_run.get(m, 0) for m in methods)
+
+    def background_evaluations(self) -> int:
+        """Background-set SHAP, as GradientExplainer counts it (DeepExplainer is similar)."""
+        return int(self.background.get("samples", 200)) * max(1, self.classes) + 1
 
     def faithfulness_evaluations(self) -> int:
         return (2 * max(1, self.classes) + 2) * (self.faithfulness_steps + 1)

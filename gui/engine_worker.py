@@ -18,7 +18,7 @@ from collections import deque
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from engine.errors import Cancelled, WeightsMissingError
+from engine.errors import Cancelled, UntrustedModelError, WeightsMissingError
 from engine.jobs import CancelToken
 from gui.engine_requests import (
     PREDICTION_COUNT,
@@ -29,9 +29,11 @@ from gui.engine_requests import (
     PredictRequest,
     PreviewJob,
 )
+from gui.model_background_cache import BackgroundCache
 
 PROGRESS_INTERVAL_S = 0.08  # at most ~12 progress signals a second reach the GUI
 RESULT_HANDOFF_S = 1.0  # the longest the engine waits for the GUI to draw a result
+PREVIEWS_KEPT = 32  # Grad-CAM previews kept for a later job to score (a few MB at most)
 
 
 def one_line(exc: BaseException) -> str:
@@ -58,7 +60,10 @@ class _JobProgress:
         self._planned = {"shap": int(job.shap.get("max_evals", 500)),
                          "lime": int(job.lime.get("num_samples", 1000)),
                          "ig": int(job.ig.get("steps", 32)) * max(1, job.classes),
-                         "faithfulness": job.faithfulness_evaluations()}
+                         "faithfulness": job.faithfulness_evaluations(),
+                         "shap-gradient": job.background_evaluations()}
+        self._planned.update({f"stability:{m}": job.stability_evaluations(m) for m in job.stability_methods()})
+        self._planned["preview-faithfulness"] = job.faithfulness_evaluations() if job.scores_preview else 0
         self._offset = 0
         self._method_total = 0
         self.done = 0
@@ -68,6 +73,10 @@ class _JobProgress:
     def start_method(self, method: str) -> None:
         self._offset = self.done
         self._method_total = self._planned.get(method, 0)
+
+    def skip(self, method: str) -> None:
+        """Planned work that will not happen (no preview to score): out of the total."""
+        self.total = max(self.done, self.total - self._planned.get(method, 0))
 
     def finish_method(self) -> None:
         # A method may evaluate a few rows more or less than planned: re-base on what it did.
@@ -102,22 +111,31 @@ class EngineWorker(QObject):
     jobCancelled = Signal(int, int, int)  # job id, evaluations done, total
     jobFailed = Signal(int, str)  # job id, one-line message
     metricsReady = Signal(int, str, object)  # job id, method, engine.metrics.faithfulness dict
+    stabilityReady = Signal(int, str, object)  # job id, method, engine.stability.rerun_stability dict
     previewReady = Signal(int, object)  # preview job id, Explanation (Grad-CAM)
     previewFailed = Signal(int, str)  # preview job id, one-line message
     downloadProgress = Signal(object, object)  # bytes done, bytes total (0: unknown)
     downloadFinished = Signal(str)  # path of the weights file
     downloadFailed = Signal(str)
     downloadCancelled = Signal()
+    evaluationStarted = Signal(int)  # evaluation job id
+    evaluationProgress = Signal(int, int, int)  # job id, images done, total
+    evaluationFinished = Signal(int, object)  # job id, engine.evaluate.EvaluationResult
+    evaluationCancelled = Signal(int)
+    evaluationFailed = Signal(int, str)  # job id, one-line message
 
     def __init__(self) -> None:
         super().__init__()
         self._classifier = None
+        self._info: ModelInfo | None = None  # describes self._classifier
         self._generation = 0
+        self._background = BackgroundCache()  # background-set SHAP images, per folder and model
         # Prediction requests are handed over through a lock, not a queued slot, so they can
         # be answered between batches of a running job instead of waiting until it ends.
         self._lock = threading.Lock()
         self._pending: deque[PredictRequest] = deque()
         self._previews: deque[PreviewJob] = deque()
+        self._preview_results: dict = {}  # image key -> its last Grad-CAM preview (engine thread only)
         self._serving = False  # True while a preview runs (no nesting)
         # Set from the GUI thread when the app closes: cuts the warm-up short between batches.
         self._stopping = CancelToken()
@@ -130,28 +148,32 @@ class EngineWorker(QObject):
 
     @Slot(object, int)
     def load_model(self, request: ModelRequest, generation: int) -> None:
-        self._classifier = None
+        # The model in use stays until the new one has loaded: a file that fails to open
+        # leaves the person with the model they had, not with none.
+        previous, previous_info = self._classifier, self._info
         self._generation = generation
         self.modelLoading.emit(request.model)
         try:
-            from engine.backend import backend_name, device_description
             from engine.models import ModelSpec, load_classifier
+            from gui.model_info import describe_classifier
 
             classifier = load_classifier(ModelSpec(
                 model=request.model, weights=request.weights, labels=request.labels,
-                preprocess=request.preprocess, trust=request.trust))
+                preprocess=request.preprocess, trust=request.trust, runtime=request.runtime))
             classifier.warm_up()  # compile now, so the first dropped image predicts at once
-            info = ModelInfo(label=classifier.label, name=classifier.name,
-                             untrained=classifier.untrained, backend=backend_name(),
-                             device=device_description(), input_size=classifier.input_size,
-                             num_classes=classifier.num_classes, generation=generation)
+            info = describe_classifier(classifier, generation)
         except WeightsMissingError as exc:
-            self.modelFailed.emit(ModelFailure(one_line(exc), exc.filename, exc.folder))
+            self.modelFailed.emit(ModelFailure(one_line(exc), exc.filename, exc.folder,
+                                               previous=previous_info))
             return
         except Exception as exc:  # noqa: BLE001 - any failure is reported, the thread lives on
-            self.modelFailed.emit(ModelFailure(one_line(exc)))
+            self.modelFailed.emit(ModelFailure(one_line(exc), needs_trust=isinstance(exc, UntrustedModelError),
+                                               previous=previous_info))
             return
-        self._classifier = classifier
+        self._classifier, self._info = classifier, info
+        self._background.clear()
+        self._preview_results.clear()  # previews of the old model
+        del previous  # the warm-up below takes seconds: let the old model go now
         self.modelLoaded.emit(info)
         self.serve_predictions()
         self._warm_up_explainers()
@@ -259,6 +281,10 @@ class EngineWorker(QObject):
         except Exception as exc:  # noqa: BLE001 - e.g. a model without a convolutional layer
             self.previewFailed.emit(job.job_id, one_line(exc))
             return
+        self._preview_results.pop(job.image_key, None)
+        self._preview_results[job.image_key] = result
+        while len(self._preview_results) > PREVIEWS_KEPT:
+            self._preview_results.pop(next(iter(self._preview_results)))
         self.previewReady.emit(job.job_id, result)
         self._wait_until_shown(job)
 
@@ -303,6 +329,8 @@ class EngineWorker(QObject):
             classifier = self._classifier
             params = {"shap": ShapParams(**job.shap), "lime": LimeParams(**job.lime),
                       "ig": IntegratedGradientsParams(**job.ig), "gradcam": None}
+            if "shap-gradient" in job.methods:
+                params["shap-gradient"] = self._background_params(job, tracker)
             image = fit_to_model(job.image, classifier.input_size)
             probabilities = classifier.predict(image[None])[0]
             # The job predicts anyway; sharing it means the panel never waits on a job.
@@ -310,11 +338,18 @@ class EngineWorker(QObject):
                                 classifier.top_k(probabilities, min(PREDICTION_COUNT, classifier.num_classes)))
             count = max(1, min(job.classes, classifier.num_classes))
             targets = [p.index for p in classifier.top_k(probabilities, count)]
+            if job.faithfulness_steps > 0 and "gradcam" not in job.methods:
+                self._score_preview(job, tracker, image, classifier, targets)
             for method in job.methods:
                 job.cancel.raise_if_cancelled()
                 tracker.start_method(method)
-                result = explain.run(method, image, classifier, targets, params[method],
-                                     progress=tracker, cancel=job.cancel)
+                try:
+                    result = explain.run(method, image, classifier, targets, params[method],
+                                         progress=tracker, cancel=job.cancel)
+                except ValueError:
+                    if method != "gradcam" or len(job.methods) == 1:
+                        raise
+                    continue  # no convolutional layer to look at: the other methods still run
                 tracker.finish_method()
                 self.methodFinished.emit(job.job_id, result)
                 self._wait_until_shown(job)
@@ -327,6 +362,8 @@ class EngineWorker(QObject):
                     tracker.finish_method()
                     self.metricsReady.emit(job.job_id, method, scores)
                     self._wait_until_shown(job)
+                if method in job.stability_methods():
+                    self._stability_reruns(job, tracker, method, result, params[method], classifier)
         except Cancelled:
             self.jobCancelled.emit(job.job_id, tracker.done, max(tracker.total, tracker.done))
             return
@@ -336,6 +373,53 @@ class EngineWorker(QObject):
         finally:
             self.serve_predictions()
         self.jobFinished.emit(job.job_id)
+
+    def _score_preview(self, job: ExplainJob, tracker: _JobProgress, image, classifier, targets) -> None:
+        """Deletion/insertion scores for the Grad-CAM preview already on screen, so it takes
+        part in "most faithful". Scored here rather than in the preview lane: the preview
+        itself appears at once, and this work gets the job's progress bar and cancel."""
+        import numpy as np
+
+        from engine.metrics import faithfulness
+
+        preview = self._preview_results.get(job.image_key)
+        if (preview is None or list(preview.classes) != list(targets)
+                or not np.array_equal(preview.image, image)):
+            tracker.skip("preview-faithfulness")  # no preview of this image (off, or no conv layer)
+            return
+        tracker.start_method("preview-faithfulness")
+        scores = faithfulness(image, classifier, preview, steps=job.faithfulness_steps,
+                              progress=tracker, cancel=job.cancel)
+        tracker.finish_method()
+        self.metricsReady.emit(job.job_id, "gradcam", scores)
+        self._wait_until_shown(job)
+
+    def _stability_reruns(self, job: ExplainJob, tracker: _JobProgress, method: str, result,
+                          params, classifier) -> None:
+        """Re-run a method with other seeds (engine.stability): its spread map and score."""
+        from engine.stability import rerun_stability
+
+        tracker.start_method(f"stability:{method}")
+        spread = rerun_stability(result, classifier, params, job.stability_runs,
+                                 progress=tracker, cancel=job.cancel)
+        tracker.finish_method()
+        self.stabilityReady.emit(job.job_id, method, spread)
+        self._wait_until_shown(job)
+
+    def _background_params(self, job: ExplainJob, tracker: _JobProgress):
+        """``ShapGradientParams`` with the background set already read, here in the engine
+        thread with progress and cancel, or taken from the cache when the folder and model
+        are the same as last time (the explainer then starts at once)."""
+        from engine.explain.shap_gradient import ShapGradientParams
+
+        params = ShapGradientParams(**job.background)
+        params.validate()
+        tracker.start_method("background")
+        params.background_images = self._background.images(
+            params.background, self._classifier.input_size, params.max_background, params.seed,
+            self._generation, progress=tracker, cancel=job.cancel)
+        tracker.finish_method()
+        return params
 
     @staticmethod
     def _wait_until_shown(job: ExplainJob | PreviewJob) -> None:
@@ -351,6 +435,42 @@ class EngineWorker(QObject):
             if job.shown.wait(0.02):
                 break
         job.shown.clear()
+
+    # ------------------------------------------------------------------ evaluation
+
+    @Slot(object)
+    def run_evaluation(self, job) -> None:
+        """Predict every image of a labelled folder (gui.evaluation_job.EvaluationJob)."""
+        if job.cancel.cancelled:
+            self.evaluationCancelled.emit(job.job_id)
+            return
+        if self._classifier is None:
+            self.evaluationFailed.emit(job.job_id, "the model is not loaded")
+            return
+        self.evaluationStarted.emit(job.job_id)
+        last = [0.0]
+
+        def progress(done: int, total: int, stage: str) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_INTERVAL_S or done >= total:
+                last[0] = now
+                self.evaluationProgress.emit(job.job_id, done, total)
+            self.serve_predictions()  # dropped images still get their predictions at once
+
+        try:
+            from engine.evaluate import evaluate_folder
+
+            result = evaluate_folder(job.folder, self._classifier, batch_size=job.batch_size,
+                                     progress=progress, cancel=job.cancel)
+        except Cancelled:
+            self.evaluationCancelled.emit(job.job_id)
+            return
+        except Exception as exc:  # noqa: BLE001 - e.g. a misnamed sub-folder: one line, thread lives on
+            self.evaluationFailed.emit(job.job_id, one_line(exc))
+            return
+        finally:
+            self.serve_predictions()
+        self.evaluationFinished.emit(job.job_id, result)
 
     # ------------------------------------------------------------------ weights download
 

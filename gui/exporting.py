@@ -17,18 +17,25 @@ FIGURE_FILTERS = {"PNG image (*.png)": ".png", "SVG drawing (*.svg)": ".svg", "P
 FIGURE_DPI = 150
 
 
-def export_figure(parent: QWidget, canvas: ExplanationCanvas, suggested: str) -> Path | None:
-    """Ask for a file name and save the canvas's own figure there (PNG, SVG or PDF)."""
-    path, chosen = QFileDialog.getSaveFileName(parent, "Export figure", suggested,
-                                               ";;".join(FIGURE_FILTERS))
+def ask_figure_path(parent: QWidget, suggested: str, title: str = "Export figure") -> Path | None:
+    """A PNG, SVG or PDF file name from the person; None if they cancel or keep a file."""
+    path, chosen = QFileDialog.getSaveFileName(parent, title, suggested, ";;".join(FIGURE_FILTERS))
     if not path:
         return None
     target = Path(path)
     if target.suffix.lower() not in FIGURE_FILTERS.values():
         target = target.with_suffix(FIGURE_FILTERS.get(chosen, ".png"))
         # The dialog asked about overwriting the name typed, not the one with our suffix.
-        if target.exists() and not _confirm_overwrite(parent, [target]):
+        if target.exists() and not confirm_overwrite(parent, [target]):
             return None
+    return target
+
+
+def export_figure(parent: QWidget, canvas: ExplanationCanvas, suggested: str) -> Path | None:
+    """Ask for a file name and save the canvas's own figure there (PNG, SVG or PDF)."""
+    target = ask_figure_path(parent, suggested)
+    if target is None:
+        return None
     canvas.ensure_built()
     canvas.figure.savefig(target, dpi=FIGURE_DPI, facecolor="white")
     return target
@@ -54,17 +61,18 @@ def export_maps(parent: QWidget, entry: ImageEntry, lime_view, folder: Path | No
             return []
         folder = Path(chosen)
     existing = [p for p in planned_map_files(folder, entry) if p.exists()]
-    if existing and not _confirm_overwrite(parent, existing):
+    if existing and not confirm_overwrite(parent, existing):
         return []
     written = []
     for explanation in entry.explanations:
         written += write_explanation(folder, entry.name, explanation, entry.source,
                                      entry.predictions or [], lime_view,
-                                     faithfulness=entry.metrics.get(explanation.method))
+                                     faithfulness=entry.metrics.get(explanation.method),
+                                     stability=entry.stability.get(explanation.method))
     return written
 
 
-def _confirm_overwrite(parent: QWidget, paths: list[Path]) -> bool:
+def confirm_overwrite(parent: QWidget, paths: list[Path]) -> bool:
     names = "\n".join(p.name for p in paths[:8]) + ("\n…" if len(paths) > 8 else "")
     answer = QMessageBox.question(
         parent, "Replace files?",

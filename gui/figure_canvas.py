@@ -13,7 +13,16 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from PySide6.QtCore import QTimer, Signal
 
-from engine.render import LimeView, class_scores, draw_class, draw_message
+from engine.render import (
+    LimeView,
+    class_scores,
+    class_stability,
+    draw_class,
+    draw_comparison,
+    draw_message,
+)
+
+VIEW_MODES = ("side", "compare")  # "Side by side" (draw_class) | "Compare" (draw_comparison)
 
 
 class ExplanationCanvas(FigureCanvasQTAgg):
@@ -28,6 +37,8 @@ class ExplanationCanvas(FigureCanvasQTAgg):
         self.class_index: int | None = None
         self._content: tuple[list, int, LimeView | None] | None = None
         self._metrics: dict = {}  # method -> engine.metrics.faithfulness dict
+        self._stability: dict = {}  # method -> engine.stability.rerun_stability dict
+        self.mode = "side"
         self._dirty = False
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
@@ -36,9 +47,10 @@ class ExplanationCanvas(FigureCanvasQTAgg):
         self._stale_pixels = False
 
     def set_content(self, explanations: list, class_index: int, lime_view: LimeView | None,
-                    metrics: dict | None = None) -> None:
+                    metrics: dict | None = None, stability: dict | None = None) -> None:
         self.class_index = class_index
         self._metrics = dict(metrics or {})
+        self._stability = dict(stability or {})
         self._content = (list(explanations), class_index, lime_view)
         self._dirty = True
         if self.isVisible():
@@ -47,7 +59,22 @@ class ExplanationCanvas(FigureCanvasQTAgg):
     def set_lime_view(self, lime_view: LimeView) -> None:
         if self._content is None or not any(e.method == "lime" for e in self._content[0]):
             return
-        self.set_content(self._content[0], self._content[1], lime_view, self._metrics)
+        if self.mode == "compare":  # the comparison draws LIME's weights, not the view
+            self._content = (self._content[0], self._content[1], lime_view)
+            return
+        self.set_content(self._content[0], self._content[1], lime_view, self._metrics, self._stability)
+
+    def set_mode(self, mode: str) -> None:
+        """Side by side (each method on its own scale) or Compare (one scale, tables)."""
+        if mode not in VIEW_MODES:
+            raise ValueError(f"unknown view {mode!r}")
+        if mode == self.mode:
+            return
+        self.mode = mode
+        if self._content is not None:
+            self._dirty = True
+            if self.isVisible():
+                self._rebuild()
 
     def show_message(self, message: str) -> None:
         self._content = None
@@ -66,9 +93,12 @@ class ExplanationCanvas(FigureCanvasQTAgg):
 
     def _rebuild(self) -> None:
         explanations, class_index, lime_view = self._content
-        draw_class(self.figure, explanations, class_index, lime_view,
-                   scores=class_scores(self._metrics, class_index) or None)
-        _skip_hidden_axis_ticks(self.figure)
+        if self.mode == "compare":
+            draw_comparison(self.figure, explanations, class_index, self._metrics, self._stability)
+        else:
+            draw_class(self.figure, explanations, class_index, lime_view,
+                       scores=class_scores(self._metrics, class_index) or None,
+                       stability=class_stability(self._stability, class_index) or None)
         self._dirty = False
         self._stale_pixels = True
         # Render a turn later, so timers and input get in between building and rendering.
@@ -100,17 +130,6 @@ class ExplanationCanvas(FigureCanvasQTAgg):
         if self.render_count == 0:
             return np.zeros((0, 0, 4), np.uint8)
         return np.asarray(self.buffer_rgba())
-
-
-def _skip_hidden_axis_ticks(figure: Figure) -> None:
-    """Axes drawn with ``set_axis_off()`` still have their ticks laid out on every draw
-    (constrained layout asks for them); hiding those axis objects changes no pixel and cuts
-    the render time by about 40 %, which is time the GUI thread is not free while a job runs.
-    (Candidate for engine.render itself: PNG export would gain too.)"""
-    for ax in figure.axes:
-        if not ax.axison:
-            ax.xaxis.set_visible(False)
-            ax.yaxis.set_visible(False)
 
 
 def warm_up_drawing() -> None:

@@ -29,21 +29,24 @@ class ImageEntry:
     results: dict = field(default_factory=dict)  # method -> engine.jobs.Explanation
     error: str | None = None  # the last job's failure, one line
     metrics: dict = field(default_factory=dict)  # method -> engine.metrics.faithfulness dict
+    stability: dict = field(default_factory=dict)  # method -> engine.stability.rerun_stability dict
 
     @property
     def explanations(self) -> list:
         """Finished explanations in a stable order: SHAP, LIME, IG, then the Grad-CAM preview."""
-        order = {"shap": 0, "lime": 1, "ig": 2, "gradcam": 3}
+        order = {"shap": 0, "shap-gradient": 0, "lime": 1, "ig": 2, "gradcam": 3}
         return [self.results[m] for m in sorted(self.results, key=lambda m: order.get(m, 9))]
 
     def add_result(self, explanation) -> None:
         """Keep the newest result per method; drop older ones that explain other classes."""
         self.results[explanation.method] = explanation
         self.metrics.pop(explanation.method, None)  # scored a map that is gone
+        self.stability.pop(explanation.method, None)
         stale = [m for m, e in self.results.items() if list(e.classes) != list(explanation.classes)]
         for method in stale:
             del self.results[method]
             self.metrics.pop(method, None)
+            self.stability.pop(method, None)
 
     def status_text(self) -> str:
         if self.status == "explaining":

@@ -23,13 +23,19 @@ from PySide6.QtWidgets import (
 )
 
 from gui import exporting
+from gui.comparison_actions import ComparisonActions
 from gui.banner import Banner
+from gui.central_tabs import CentralTabs, add_page_actions
 from gui.engine_controller import EngineController
 from gui.engine_requests import ExplainJob, ModelFailure, ModelInfo, ModelRequest
+from gui.evaluation_actions import EvaluationActions
 from gui.figure_canvas import warm_up_drawing
+from gui.grid_actions import GridActions
 from gui.image_entry import ImageEntry
 from gui.image_intake import MESSAGE_MS, ImageIntake
 from gui.image_list import ImageList
+from gui.model_actions import ModelActions
+from gui.model_info import backend_text, backend_tooltip
 from gui.predictions_view import PredictionsView
 from gui.progress_panel import ProgressPanel
 from gui.results_view import ResultsView
@@ -45,7 +51,8 @@ LEFT_COLUMN_WIDTH = 310
 IMAGES_HEIGHT = 200
 
 
-class MainWindow(WindowChrome, ImageIntake, QMainWindow):
+class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, GridActions, EvaluationActions,
+                 QMainWindow):
     def __init__(self, model_request: ModelRequest | None = None, restore_layout: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("Image Explainer")
@@ -60,6 +67,9 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         self._build_widgets()
         self._build_actions()
         self._build_menus_and_toolbar()
+        self._build_grid_actions()
+        self._build_evaluation_actions()
+        add_page_actions(self, self.central_tabs)
         self._build_status_bar()
         self._connect()
         self.resize(*DEFAULT_SIZE)
@@ -104,13 +114,25 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         top.addWidget(self.predictions_view, 1)
         top.addLayout(buttons)
 
+        explanations = QWidget()
+        page = QVBoxLayout(explanations)
+        page.setContentsMargins(0, 6, 0, 0)
+        page.setSpacing(8)
+        page.addLayout(top)
+        page.addWidget(self.results_view, 1)
+        self.central_tabs = CentralTabs({
+            "explanations": ("Explanations", explanations, "The selected image: its classes and explanations"),
+            "grid": ("Grid", self._build_grid_view(), "Every explained image × its classes, one colour scale"),
+            "evaluation": ("Evaluation", self._build_evaluation_view(),
+                           "Accuracy and confusion matrix on a labelled folder"),
+        })
+
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(8, 8, 8, 4)
         layout.setSpacing(8)
         layout.addWidget(self.banner)
-        layout.addLayout(top)
-        layout.addWidget(self.results_view, 1)
+        layout.addWidget(self.central_tabs, 1)
         layout.addWidget(self.progress_panel)
         self.setCentralWidget(central)
 
@@ -151,6 +173,9 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         self.settings_panel.limeViewChanged.connect(self.results_view.set_lime_view)
         self.settings_panel.settingsChanged.connect(lambda *_: self.update_plan())
         self.results_view.set_lime_view(self.settings_panel.settings().lime_view_object())
+        self._connect_models()
+        self._connect_evaluation()
+        self._connect_comparison()
         self.update_plan()
 
     # ================================================================== start and stop
@@ -201,18 +226,24 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
 
     def explain_all(self) -> list[ExplainJob]:
         jobs = []
+        if not self.background_ready(self.settings_panel.settings()):
+            return jobs
         for entry in self.entries.values():
             if entry.status not in ("queued", "explaining"):
                 jobs.append(self.explain(entry))
         return jobs
 
-    def explain(self, entry: ImageEntry, methods: list[str] | None = None) -> ExplainJob:
+    def explain(self, entry: ImageEntry, methods: list[str] | None = None) -> ExplainJob | None:
         settings = self.settings_panel.settings()
+        if not self.background_ready(settings):
+            return None  # background-set SHAP without a folder: the banner says what to do
         self.preview(entry)
         job = self.controller.submit(entry.key, entry.image, methods or settings.method_list,
                                      settings.shap_params(), settings.lime_params(), settings.classes,
                                      ig=settings.ig_params(),
-                                     faithfulness_steps=settings.faithfulness_plan())
+                                     faithfulness_steps=settings.faithfulness_plan(),
+                                     background=settings.background_params(),
+                                     **self.trust_options(settings, entry))
         self._latest_job[entry.key] = job.job_id
         entry.status, entry.error, entry.progress = "queued", None, 0.0
         self._refresh(entry)
@@ -235,6 +266,8 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
     def cancel_current(self) -> None:
         if self.controller.cancel_current():
             self.statusBar().showMessage("Cancelling…", MESSAGE_MS)
+        else:
+            self.cancel_evaluation()  # Esc stops whatever runs on the engine
 
     # ================================================================== engine signals
 
@@ -247,7 +280,8 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         self.model_label.setText(info.label)
         self.model_label.setToolTip(f"input {info.input_size[0]}×{info.input_size[1]}, "
                                     f"{info.num_classes} classes")
-        self.backend_label.setText(f"Keras backend: {info.backend} · {info.device}")
+        self.backend_label.setText(backend_text(info))
+        self.backend_label.setToolTip(backend_tooltip(info))
         self.untrained_label.setVisible(info.untrained)
         self.banner.dismiss("model")
         self.statusBar().showMessage(f"Model ready: {info.label}", MESSAGE_MS)
@@ -260,7 +294,9 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
             self.statusBar().clearMessage()
 
     def _on_model_failed(self, failure: ModelFailure) -> None:
-        self.model_label.setText("No model")
+        if self.explain_model_failure(failure):  # a model file (gui.model_actions says why)
+            self._show_entry(self.image_list.current_key())
+            return
         self.statusBar().showMessage(f"The model could not be loaded: {failure.message}", MESSAGE_MS)
         if failure.weights_missing:
             self.weights.offer(failure)
@@ -329,11 +365,15 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         self._release_when_drawn(job)
 
     def _on_metrics(self, job: ExplainJob, method: str, scores: dict) -> None:
+        self._add_to_result(job, method, "metrics", scores)
+
+    def _add_to_result(self, job: ExplainJob, method: str, kind: str, value: dict) -> None:
+        """Faithfulness scores or stability for a method already shown: kept, then drawn."""
         entry = self._entry_for(job)
         if entry is None or method not in entry.results:
             job.shown.set()
             return
-        entry.metrics[method] = scores
+        getattr(entry, kind)[method] = value
         self._redraw_results(entry)
         self._release_when_drawn(job)
 
@@ -400,7 +440,8 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
             self.report("Nothing to export yet: explain an image first", "info")
             return None
         tabs = self.results_view.current_tabs()
-        suggested = f"{entry.name} - {tabs.tabText(tabs.currentIndex())}.png"
+        view = " - compare" if self.results_view.mode == "compare" else ""
+        suggested = f"{entry.name} - {tabs.tabText(tabs.currentIndex())}{view}.png"
         try:
             path = exporting.export_figure(self, canvas, suggested)
         except (OSError, ValueError) as exc:
@@ -459,7 +500,8 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         s = self.settings_panel.settings()
         self.plan_label.setText(f"{METHOD_CHOICES[s.methods]} · top {s.classes} "
                                 f"class{'es' if s.classes != 1 else ''}"
-                                + (" · faithfulness" if s.faithfulness else ""))
+                                + (" · faithfulness" if s.faithfulness else "")
+                                + (f" · stability ×{s.stability_runs}" if s.stability_runs else ""))
 
     def _update_actions(self) -> None:
         entry = self.current_entry()
@@ -470,10 +512,15 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         self.explain_all_button.setEnabled(bool(self.entries))
         self.remove_action.setEnabled(entry is not None)
         self.clear_action.setEnabled(bool(self.entries))
-        self.cancel_action.setEnabled(self.controller.running_job is not None)
+        self.cancel_action.setEnabled(self.controller.running_job is not None
+                                      or self.controller.evaluation is not None)
         self.cancel_all_action.setEnabled(self.controller.busy)
         self.export_figure_action.setEnabled(has_results)
         self.export_maps_action.setEnabled(has_results)
+        self.export_grid_action.setEnabled(any(e.results for e in self.entries.values()))
+        self.export_evaluation_action.setEnabled(self.evaluation_result is not None)
+        self.cancel_evaluation_action.setEnabled(self.controller.evaluation is not None)
+        self.grid_view.mark_stale()  # results or the list may have changed; cheap when hidden
 
 
 def _escape(text: str) -> str:

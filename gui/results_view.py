@@ -6,19 +6,23 @@ an image shows its finished tabs instantly: nothing is recomputed or even redraw
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QStackedWidget, QTabWidget
 
 from engine.render import METHOD_TITLES, LimeView
-from gui.figure_canvas import ExplanationCanvas
+from gui.comparison_toggle import ViewToggle
+from gui.figure_canvas import VIEW_MODES, ExplanationCanvas
 from gui.image_entry import ImageEntry
 
 TAB_TITLE_CHARS = 28
 
 
 class ResultsView(QStackedWidget):
+    modeChanged = Signal(str)  # "side" | "compare" (see gui.comparison_toggle)
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        self.mode = "side"
         self.setObjectName("resultsView")
         self.placeholder = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setObjectName("resultsPlaceholder")
@@ -61,6 +65,7 @@ class ResultsView(QStackedWidget):
             canvas = self._canvas_for(tabs, class_index)
             if canvas is None:
                 canvas = ExplanationCanvas()
+                canvas.set_mode(self.mode)
                 tabs.insertTab(position, canvas, "")
             source = next(e for e in explanations if class_index in e.classes)
             k = source.index_of(class_index)
@@ -68,7 +73,7 @@ class ResultsView(QStackedWidget):
             tabs.setTabText(tabs.indexOf(canvas), _elide(name))
             tabs.setTabToolTip(tabs.indexOf(canvas),
                                f"{name} — p = {source.probabilities[k]:.3f} (class {class_index})")
-            canvas.set_content(explanations, class_index, self.lime_view, entry.metrics)
+            canvas.set_content(explanations, class_index, self.lime_view, entry.metrics, entry.stability)
         corner = tabs.cornerWidget(Qt.Corner.TopRightCorner)
         corner.setText(_summary(explanations))
         if show:
@@ -86,6 +91,19 @@ class ResultsView(QStackedWidget):
         for tabs in self._tabs.values():
             for index in range(tabs.count()):
                 tabs.widget(index).set_lime_view(view)
+
+    def set_mode(self, mode: str) -> None:
+        """Side by side or Compare, for every tab of every image (hidden ones draw later)."""
+        if mode not in VIEW_MODES:
+            raise ValueError(f"unknown view {mode!r}")
+        changed = mode != self.mode
+        self.mode = mode
+        for tabs in self._tabs.values():
+            tabs.cornerWidget(Qt.Corner.TopLeftCorner).set_mode(mode)
+            for index in range(tabs.count()):
+                tabs.widget(index).set_mode(mode)
+        if changed:
+            self.modeChanged.emit(mode)
 
     # ------------------------------------------------------------------ queries
 
@@ -116,6 +134,9 @@ class ResultsView(QStackedWidget):
         corner.setObjectName("resultSummary")
         corner.setStyleSheet("color: #555; padding: 0 8px;")
         tabs.setCornerWidget(corner, Qt.Corner.TopRightCorner)
+        toggle = ViewToggle(self.mode)
+        toggle.modeChanged.connect(self.set_mode)
+        tabs.setCornerWidget(toggle, Qt.Corner.TopLeftCorner)
         return tabs
 
     @staticmethod
@@ -147,7 +168,10 @@ def _summary(explanations: list) -> str:
     for e in explanations:
         seconds = e.timings.get("explain_s", 0.0)
         evaluations = e.timings.get("model_evaluations", 0)
-        parts.append(f"{METHOD_TITLES.get(e.method, e.method)}: {evaluations} evals, {seconds:.1f} s")
+        title = METHOD_TITLES.get(e.method, e.method)
+        if e.params.get("explainer"):  # background-set SHAP says which shap explainer ran
+            title += f" with {e.params['explainer']}"
+        parts.append(f"{title}: {evaluations} evals, {seconds:.1f} s")
     return "   ·   ".join(parts)
 
 

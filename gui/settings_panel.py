@@ -23,10 +23,14 @@ from PySide6.QtWidgets import (
 )
 from superqt import QCollapsible
 
+from engine.stability import WHAT_VARIES
+from gui.model_background_field import BACKGROUND_TIP, BackgroundFolderField
 from gui.settings_store import (
     HIDE_COLOURS,
+    IG_BASELINES,
     LIME_VIEWS,
     MASKERS,
+    MAX_STABILITY_RUNS,
     METHOD_CHOICES,
     SEGMENTATIONS,
     ExplainSettings,
@@ -68,7 +72,10 @@ class SettingsPanel(QScrollArea):
 
         ig = self._group(layout, "Integrated Gradients")
         self._spin(ig, "ig_steps", "Steps", 2, 4096,
-                   tip="Points along the path from a black image (more: closer to exact, slower)")
+                   tip="Points along the path from the baseline image (more: closer to exact, slower)")
+        self._combo(ig, "ig_baseline", "Baseline", IG_BASELINES,
+                    tip="The image the path starts from: attributions explain the difference "
+                        "between it and the photo (noise uses the seed)")
 
         faith = self._group(layout, "Faithfulness")
         score = QCheckBox("Score faithfulness (deletion/insertion)")
@@ -78,6 +85,19 @@ class SettingsPanel(QScrollArea):
         self._spin(faith, "faithfulness_steps", "Steps", 2, 1000,
                    tip="Points on each deletion / insertion curve")
 
+        steady = self._group(layout, "Stability")
+        self._spin(steady, "stability_runs", "Re-runs", 0, MAX_STABILITY_RUNS,
+                   tip="Run randomised methods again with seeds seed+1 … seed+N: a spread map "
+                       "shows which regions are noise. " + WHAT_VARIES)
+        self.widgets["stability_runs"].setSpecialValueText("off")
+        varies = QLabel("Re-runs LIME (and IG with a noise baseline). SHAP (Partition) and "
+                        "Grad-CAM have no randomness: the same map every run.")
+        varies.setObjectName("stabilityNote")
+        varies.setWordWrap(True)
+        varies.setStyleSheet("color: #666; font-size: 11px;")
+        varies.setToolTip(WHAT_VARIES)
+        steady.addRow(varies)
+
         shap = self._group(layout, "SHAP (Partition)")
         self._combo(shap, "shap_masker", "Masker", {m: m if m != "blur" else "blur(k,k)" for m in MASKERS})
         self._spin(shap, "shap_blur", "Blur kernel k", 1, 1024)
@@ -85,6 +105,16 @@ class SettingsPanel(QScrollArea):
                    tip="Model evaluations SHAP may spend (more: finer maps, slower)")
         self._spin(shap, "shap_batch_size", "Batch size", 1, 4096,
                    tip="Images per model call; cancel takes effect between batches")
+
+        background = self._group(layout, "SHAP (background set)")
+        folder = BackgroundFolderField()
+        self._register(background, "shap_background", "Background", folder, folder.folderChanged,
+                       BACKGROUND_TIP)
+        self._spin(background, "shap_max_background", "Max images", 1, 10_000,
+                   tip="Use at most this many background images (a random subset when the folder has more)")
+        self._spin(background, "shap_gradient_samples", "Samples", 1, 100_000, step=50,
+                   tip="Points between the image and the background per class "
+                       "(GradientExplainer; more: smoother maps, slower)")
 
         lime = self._group(layout, "LIME")
         self._spin(lime, "lime_samples", "Samples", 2, 1_000_000, step=100,
@@ -121,6 +151,8 @@ class SettingsPanel(QScrollArea):
                 values[f.name] = widget.currentData()
             elif isinstance(widget, QSpinBox):
                 values[f.name] = widget.value()
+            elif isinstance(widget, BackgroundFolderField):
+                values[f.name] = widget.folder()
             else:
                 values[f.name] = widget.isChecked()
         return ExplainSettings(**values)
@@ -212,6 +244,8 @@ class SettingsPanel(QScrollArea):
                 widget.setCurrentIndex(index)
         elif isinstance(widget, QSpinBox):
             widget.setValue(int(value))
+        elif isinstance(widget, BackgroundFolderField):
+            widget.set_folder(str(value))
         else:
             widget.setChecked(bool(value))
 
@@ -233,4 +267,7 @@ class SettingsPanel(QScrollArea):
         for name in ("lime_samples", "lime_features", "lime_segmentation", "lime_hide_colour"):
             self.widgets[name].setEnabled("lime" in methods)
         self.widgets["ig_steps"].setEnabled("ig" in methods)
+        self.widgets["ig_baseline"].setEnabled("ig" in methods)
+        for name in ("shap_background", "shap_max_background", "shap_gradient_samples"):
+            self.widgets[name].setEnabled("shap-gradient" in methods)
         self.widgets["faithfulness_steps"].setEnabled(settings.faithfulness)

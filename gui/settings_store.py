@@ -17,7 +17,14 @@ APPLICATION = "Image Explainer"
 GROUP = "explain"
 
 METHOD_CHOICES = {"shap,lime": "SHAP and LIME", "shap": "SHAP only", "lime": "LIME only",
-                  "shap,lime,ig": "SHAP, LIME and IG", "ig": "Integrated Gradients only"}
+                  "shap,lime,ig": "SHAP, LIME and IG", "ig": "Integrated Gradients only",
+                  "shap-gradient": "SHAP (background set)",
+                  "shap-gradient,lime": "SHAP (background set) and LIME"}
+COMPARE_METHODS = "shap,lime,ig,gradcam"  # every method, so the Compare view has them all
+METHOD_CHOICES[COMPARE_METHODS] = "All methods (compare)"
+IG_BASELINES = {"black": "black image", "white": "white image", "blur": "blurred image",
+                "noise": "random noise (seeded)"}
+MAX_STABILITY_RUNS = 20
 GUI_FAITHFULNESS_STEPS = 16  # the engine's default is 32; half keeps the window quick
 SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb")
 MASKERS = ("inpaint_telea", "inpaint_ns", "blur")
@@ -46,6 +53,11 @@ class ExplainSettings:
     ig_steps: int = 32
     faithfulness: bool = False  # deletion/insertion scores after each method
     faithfulness_steps: int = GUI_FAITHFULNESS_STEPS
+    shap_background: str = ""  # folder of typical images for background-set SHAP
+    shap_max_background: int = 100
+    shap_gradient_samples: int = 200
+    ig_baseline: str = "black"  # where Integrated Gradients' path starts
+    stability_runs: int = 0  # re-runs of randomised methods (LIME, IG with noise); 0: off
 
     @property
     def method_list(self) -> list[str]:
@@ -67,7 +79,12 @@ class ExplainSettings:
 
     def ig_params(self) -> dict:
         """Keyword arguments for ``IntegratedGradientsParams``."""
-        return {"steps": self.ig_steps, "seed": self.seed}
+        return {"steps": self.ig_steps, "seed": self.seed, "baseline": self.ig_baseline}
+
+    def background_params(self) -> dict:
+        """Keyword arguments for ``ShapGradientParams`` (the worker reads the folder)."""
+        return {"background": self.shap_background or None, "max_background": self.shap_max_background,
+                "samples": self.shap_gradient_samples, "seed": self.seed}
 
     def faithfulness_plan(self) -> int:
         """Steps for engine.metrics.faithfulness, 0 when scoring is off."""
@@ -83,6 +100,7 @@ class ExplainSettings:
 def default_settings() -> ExplainSettings:
     from engine.explain.integrated_gradients import IntegratedGradientsParams
     from engine.explain.lime_image import LimeParams
+    from engine.explain.shap_gradient import ShapGradientParams
     from engine.explain.shap_partition import ShapParams
     from engine.render import LimeView
 
@@ -98,7 +116,8 @@ def default_settings() -> ExplainSettings:
         lime_features=lime.num_features, lime_segmentation=lime.segmentation,
         lime_hide_colour="mean" if lime.hide_color is None else f"{lime.hide_color:g}",
         lime_view=view.mode, lime_view_features=view.num_features, lime_boundaries=view.boundaries,
-        ig_steps=ig.steps)
+        ig_steps=ig.steps, shap_max_background=ShapGradientParams.max_background,
+        shap_gradient_samples=ShapGradientParams.samples)
 
 
 def open_settings() -> QSettings:
@@ -140,9 +159,11 @@ def _convert(raw, kind):
 
 def _valid(name: str, value) -> bool:
     choices = {"methods": METHOD_CHOICES, "shap_masker": MASKERS, "lime_segmentation": SEGMENTATIONS,
-               "lime_hide_colour": HIDE_COLOURS, "lime_view": LIME_VIEWS}
+               "lime_hide_colour": HIDE_COLOURS, "lime_view": LIME_VIEWS, "ig_baseline": IG_BASELINES}
     if name in choices:
         return value in choices[name]
     if isinstance(value, int) and not isinstance(value, bool):
+        if name == "stability_runs":
+            return 0 <= value <= MAX_STABILITY_RUNS
         return value >= {"seed": 0, "ig_steps": 2, "faithfulness_steps": 2}.get(name, 1)
     return True

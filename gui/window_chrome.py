@@ -54,6 +54,13 @@ class WindowChrome:
                                             ["Ctrl+PgDown", "Ctrl+Tab"])
         self.previous_tab_action = self._action("&Previous class tab", lambda: self.results_view.step_tab(-1),
                                                 ["Ctrl+PgUp", "Ctrl+Shift+Tab"])
+        self.compare_action = self._compare_action()
+        self.open_model_action = self._action("Open &model…", self.open_model_dialog, "Ctrl+M",
+                                              "Open your own Keras classifier (.keras, .h5 or a SavedModel folder)")
+        self.resnet_action = self._action("Use &ResNet-50 (ImageNet)", self.use_resnet50, None,
+                                          "Go back to the built-in ImageNet network")
+        self.model_summary_action = self._action("Model &summary…", self.show_model_summary, "Ctrl+I",
+                                                 "Layers, output shapes and parameter counts of the model")
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.explain_button.clicked.connect(self.explain_current)
         self.explain_all_button.clicked.connect(self.explain_all)
@@ -70,6 +77,7 @@ class WindowChrome:
             action.setData(name)
             action.triggered.connect(lambda *_, n=name: self.open_sample(n))
         self.samples_menu = samples
+        file_menu.addAction(self.open_model_action)
         file_menu.addSeparator()
         file_menu.addAction(self.export_figure_action)
         file_menu.addAction(self.export_maps_action)
@@ -81,6 +89,11 @@ class WindowChrome:
         edit_menu.addAction(self.remove_action)
         edit_menu.addAction(self.clear_action)
 
+        model_menu = bar.addMenu("&Model")
+        model_menu.setObjectName("modelMenu")
+        for action in (self.open_model_action, self.resnet_action, None, self.model_summary_action):
+            model_menu.addSeparator() if action is None else model_menu.addAction(action)
+
         explain_menu = bar.addMenu("E&xplain")
         for action in (self.explain_action, self.explain_all_action, self.cancel_action, self.cancel_all_action):
             explain_menu.addAction(action)
@@ -88,6 +101,7 @@ class WindowChrome:
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.next_tab_action)
         view_menu.addAction(self.previous_tab_action)
+        view_menu.addAction(self.compare_action)
         view_menu.addSeparator()
         view_menu.addAction(self.images_dock.toggleViewAction())
         view_menu.addAction(self.settings_dock.toggleViewAction())

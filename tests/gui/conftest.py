@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
-from gui_helpers import FAST, REGION_LABELS, reset  # noqa: E402
+from gui_helpers import FAST, REGION_LABELS, region_window, reset  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -69,17 +69,8 @@ def image_folder(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def region_window_session(qapp, region_model_file):
-    from gui.engine_requests import ModelRequest
-    from gui.main_window import MainWindow
-
-    window = MainWindow(ModelRequest(model=str(region_model_file),
-                                     labels=str(region_model_file.with_name("labels.txt"))),
-                        restore_layout=False)
-    window.show()
-    window.start()
-    yield window
-    window.close()
-    assert not window.controller.thread.isRunning()
+    with region_window(region_model_file) as window:
+        yield window
 
 
 @pytest.fixture

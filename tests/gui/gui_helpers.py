@@ -1,6 +1,7 @@
 """Helpers shared by the GUI tests (waiting, checking canvases)."""
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,23 @@ REGION_LABELS = ["bright region", "dark region"]
 # Small but real settings: every job in these tests takes a second or two.
 FAST = dict(methods="shap,lime", classes=2, shap_max_evals=120, shap_batch_size=40,
             lime_samples=120, lime_segmentation="slic", seed=0)
+
+
+@contextmanager
+def region_window(model_file: Path):
+    """A shown window of its own on the known-answer model (saved with ``labels.txt``)."""
+    from gui.engine_requests import ModelRequest
+    from gui.main_window import MainWindow
+
+    window = MainWindow(ModelRequest(model=str(model_file), labels=str(model_file.with_name("labels.txt"))),
+                        restore_layout=False)
+    window.show()
+    window.start()
+    try:
+        yield window
+    finally:
+        window.close()
+    assert not window.controller.thread.isRunning()
 
 
 def reset(window, qtbot) -> None:

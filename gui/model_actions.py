@@ -1,0 +1,194 @@
+"""Switching models in the window: open a model file, go back to ResNet-50, trust, summary.
+
+A mixin of ``MainWindow`` (like ``ImageIntake``). Loading runs in the engine thread through
+``EngineController.load_model``. Results of two models are never mixed: switching cancels
+running work, and once the new model is in, every image is predicted again and explanations
+made with the old model are cleared. A model that fails to open leaves the one in use (or
+none) and says why in one line; a file refused because it would run code can be re-opened
+as trusted after an explicit confirmation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtWidgets import QDialog, QMessageBox
+
+from gui.engine_requests import ModelFailure, ModelInfo, ModelRequest
+from gui.model_dialog import OpenModelDialog
+from gui.model_info import backend_text
+from gui.model_memory import remember_model
+from gui.model_summary import ModelSummaryDialog
+
+MESSAGE_MS = 10_000
+
+
+class ModelActions:
+    _opening: ModelRequest | None = None  # a model opened from the window, while it loads
+    _model_in_use: ModelInfo | None = None  # the model the images' results come from
+    summary_dialog: ModelSummaryDialog | None = None
+    model_dialog: OpenModelDialog | None = None
+
+    def _connect_models(self) -> None:
+        self.controller.modelReady.connect(self._on_model_switched)
+
+    # ------------------------------------------------------------------ opening
+
+    def open_model_dialog(self) -> ModelRequest | None:
+        """Model ▸ Open model…; returns the request being loaded, None when cancelled."""
+        current = self.controller.model_request or self.model_request
+        self.model_dialog = OpenModelDialog(self, current)
+        try:
+            if self.model_dialog.exec() != QDialog.DialogCode.Accepted:
+                return None
+            request = self.model_dialog.request()
+        finally:
+            self.model_dialog.deleteLater()
+            self.model_dialog = None
+        self.open_model(request)
+        return request
+
+    def open_model(self, request: ModelRequest) -> None:
+        """Load ``request`` in the engine thread; the images in the list follow (see above)."""
+        self._opening = request
+        self.controller.cancel_all()  # the engine runs one thing at a time: free it for the load
+        cancel_evaluation = getattr(self.controller, "cancel_evaluation", None)
+        if cancel_evaluation is not None:
+            cancel_evaluation()
+        self.banner.dismiss("model")
+        self.statusBar().showMessage(f"Opening {_model_name(request)}…", MESSAGE_MS)
+        self.controller.load_model(request)
+
+    def use_resnet50(self) -> None:
+        """Model ▸ Use ResNet-50 (ImageNet): back to the built-in network."""
+        weights = self.model_request.weights if self.model_request.model == "resnet50" else None
+        base = self.controller.model_request or self.model_request
+        self.open_model(replace(base, model="resnet50", weights=weights, labels=None, preprocess=None,
+                                trust=False))
+
+    def trust_and_reopen(self) -> bool:
+        """The banner's "Open as trusted…": ask, then load the refused file with trust."""
+        request = self.controller.model_request
+        if request is None or request.model == "resnet50":
+            return False
+        name = _model_name(request)
+        answer = QMessageBox.warning(
+            self, "Trust this model file?",
+            f"<b>{_escape(name)}</b> runs code from the file when it loads (a Lambda layer, "
+            "custom objects or a SavedModel graph). That code can do anything your account "
+            "can do.<br><br>Open it only if you know where it came from and trust it.",
+            QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        if answer != QMessageBox.StandardButton.Open:
+            self.statusBar().showMessage(f"{name} was not opened", MESSAGE_MS)
+            return False
+        self.open_model(replace(request, trust=True))
+        return True
+
+    # ------------------------------------------------------------------ summary
+
+    def show_model_summary(self) -> ModelSummaryDialog:
+        if self.summary_dialog is None:
+            self.summary_dialog = ModelSummaryDialog(self)
+        self.summary_dialog.set_info(self.controller.model_info if self.controller.model_state == "ready"
+                                     else None)
+        self.summary_dialog.show()
+        self.summary_dialog.raise_()
+        self.summary_dialog.activateWindow()
+        return self.summary_dialog
+
+    # ------------------------------------------------------------------ background-set SHAP
+
+    def background_ready(self, settings) -> bool:
+        """Background-set SHAP needs a folder; without one, say so (with a way to pick it)."""
+        if "shap-gradient" not in settings.method_list or settings.shap_background:
+            return True
+        self.banner.show_message(
+            "<b>SHAP (background set) needs background images.</b> Choose a folder of typical "
+            "images (say 50–200 from the training set) under Settings ▸ SHAP (background set).",
+            "info", [("Choose folder…", self._choose_background)], topic="background")
+        self.statusBar().showMessage("Choose a background folder for SHAP (background set) first", MESSAGE_MS)
+        return False
+
+    def _choose_background(self) -> None:
+        if self.settings_panel.widgets["shap_background"].choose():
+            self.banner.dismiss("background")
+            self.statusBar().showMessage("Background folder set: press Explain (Ctrl+E)", MESSAGE_MS)
+
+    # ------------------------------------------------------------------ engine signals
+
+    def _on_model_switched(self, info: ModelInfo) -> None:
+        request = self.controller.model_request
+        if self.summary_dialog is not None:
+            self.summary_dialog.set_info(info)
+        if self._opening is not None and request.model == self._opening.model:
+            # Opened from the window (also after the weights assistant helped ResNet-50 load);
+            # a model from the command line is for that run only.
+            remember_model(request)
+        self._opening = None
+        replaced, self._model_in_use = self._model_in_use, info
+        if replaced is None:
+            return  # the first model of the session: predictions are already on their way
+        cleared = self._forget_results()
+        for entry in self.entries.values():
+            self.controller.predict(entry.key, entry.image)
+        self._show_entry(self.image_list.current_key())
+        note = f"Opened {info.label}"
+        if self.entries:
+            note += f": {len(self.entries)} image{'s' if len(self.entries) != 1 else ''} predicted again"
+        self.statusBar().showMessage(note, MESSAGE_MS)
+        if cleared:
+            self.banner.show_message(
+                f"Explanations made with the previous model were cleared ({cleared} image"
+                f"{'s' if cleared != 1 else ''}); press Explain to explain with {_escape(info.label)}.",
+                "info", topic="model")
+
+    def _forget_results(self) -> int:
+        """Drop every result, preview and prediction of the previous model; how many images had some."""
+        cleared = 0
+        for entry in self.entries.values():
+            cleared += bool(entry.results)
+            entry.results.clear()
+            entry.metrics.clear()
+            entry.predictions, entry.prediction_error, entry.error = None, None, None
+            entry.status, entry.progress = "ready", 0.0
+            self.results_view.remove_entry(entry.key)
+            self.image_list.update_entry(entry)
+        return cleared
+
+    def explain_model_failure(self, failure: ModelFailure) -> bool:
+        """Say why a model did not load; False leaves ResNet-50's weights problems to the
+        weights assistant. The status bar shows the model still in use (if any)."""
+        request = self.controller.model_request
+        previous = failure.previous
+        self.model_label.setText(previous.label if previous is not None else "No model")
+        if previous is not None:  # "Loading model…" cleared it
+            self.backend_label.setText(backend_text(previous))
+        if request is None or request.model == "resnet50":
+            return False  # missing or wrong weights: the weights assistant offers the ways on
+        self._opening = None
+        still = (f" Still using {_escape(previous.label)}." if previous is not None
+                 else " No model is loaded: open another one (Model ▸ Open model…).")
+        if failure.needs_trust:
+            # The engine's message ends with the command line's way to trust; say the window's.
+            reason = failure.message.split(";")[0]
+            self.statusBar().showMessage(f"Not opened: {reason}", MESSAGE_MS)
+            self.banner.show_message(
+                f"<b>Not opened: {_escape(reason)}.</b> Such code can do anything your account "
+                f"can do; open the model only if you trust the file.{still}",
+                "warning", [("Open as trusted…", self.trust_and_reopen)], topic="model")
+        else:
+            self.statusBar().showMessage(f"The model could not be loaded: {failure.message}", MESSAGE_MS)
+            message = _escape(failure.message.rstrip("."))
+            self.banner.show_message(f"<b>The model could not be loaded:</b> {message}.{still}",
+                                     "error", topic="model")
+        return True
+
+
+def _model_name(request: ModelRequest) -> str:
+    return "ResNet-50" if request.model == "resnet50" else (Path(request.model).name or request.model)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,41 @@
+"""``ModelInfo`` for a loaded classifier: everything the window shows about the model.
+
+Called in the engine thread right after a load, so the layer table (which walks the Keras
+model) is read there and only plain strings and numbers reach the GUI thread.
+"""
+
+from __future__ import annotations
+
+from gui.engine_requests import ModelInfo
+
+
+def describe_classifier(classifier, generation: int) -> ModelInfo:
+    from engine.backend import backend_name, device_description
+
+    try:
+        summary = tuple(dict(row) for row in classifier.summary())
+    except Exception:  # noqa: BLE001 - a model that cannot list its layers still works
+        summary = ()
+    return ModelInfo(label=classifier.label, name=classifier.name, untrained=classifier.untrained,
+                     backend=backend_name(), device=device_description(),
+                     input_size=tuple(classifier.input_size), num_classes=classifier.num_classes,
+                     generation=generation, channels=int(getattr(classifier, "channels", 3)),
+                     preprocess=classifier.preprocess_mode,
+                     labels_source=getattr(classifier, "labels_source", ""),
+                     source=getattr(classifier, "source", ""),
+                     class_names=tuple(classifier.class_names), summary=summary,
+                     runtime=getattr(classifier, "runtime", "keras"),
+                     runtime_note=getattr(classifier, "runtime_note", ""))
+
+
+def backend_text(info: ModelInfo) -> str:
+    """The status bar's "what runs the model" text."""
+    text = f"Keras backend: {info.backend} · {info.device}"
+    return text + " · OpenVINO" if info.runtime == "openvino" else text
+
+
+def backend_tooltip(info: ModelInfo) -> str:
+    if info.runtime == "openvino":
+        return ("Predictions run on OpenVINO: the same network in float32, faster on CPU "
+                "(checked against Keras when the model loaded). Gradients run on Keras.")
+    return info.runtime_note

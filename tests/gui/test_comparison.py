@@ -1,0 +1,237 @@
+"""Which explanation to trust, in the window: the Compare view, stability re-runs, the IG
+baseline setting, ``gui --faithfulness`` and faithfulness scores for the Grad-CAM preview."""
+
+import numpy as np
+import pytest
+from gui_helpers import FAST, read_json, wait_until_done
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
+
+from engine.render import BEST_MARK, best_method, class_scores
+from gui.settings_store import COMPARE_METHODS, load_settings
+
+CONV_LABELS = ["left", "right"]
+
+
+def _compare_panels(canvas) -> list[str]:
+    canvas.ensure_built()
+    return [ax.get_gid() for ax in canvas.figure.axes if (ax.get_gid() or "").startswith("compare:")]
+
+
+def _score_texts(canvas) -> list[str]:
+    canvas.ensure_built()
+    return [t.get_text() for ax in canvas.figure.axes for t in ax.texts if t.get_gid() == "faithfulness"]
+
+
+@pytest.fixture(scope="module")
+def conv_window(qapp, tmp_path_factory):
+    """A tiny convolutional model (Grad-CAM needs a convolutional layer), in its own window."""
+    import keras
+
+    from gui.engine_requests import ModelRequest
+    from gui.main_window import MainWindow
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 3))
+    features = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="features")(
+        keras.layers.Rescaling(1 / 255.0)(inputs))
+    pooled = keras.layers.GlobalAveragePooling2D()(features)
+    outputs = keras.layers.Dense(2, activation="softmax")(pooled)
+    folder = tmp_path_factory.mktemp("conv_model")
+    path = folder / "conv.keras"
+    keras.Model(inputs, outputs).save(path)
+    (folder / "labels.txt").write_text("\n".join(CONV_LABELS) + "\n")
+    window = MainWindow(ModelRequest(model=str(path), labels=str(folder / "labels.txt")),
+                        restore_layout=False)
+    # Never shown: it would take the focus from the shared window that keyboard tests drive.
+    # Its canvases are built on demand (ensure_built), as for export.
+    window.start()
+    yield window
+    window.close()
+
+
+@pytest.fixture
+def conv(conv_window, qtbot):
+    from gui_helpers import reset
+
+    w = conv_window
+    qtbot.waitUntil(lambda: w.controller.model_state == "ready" and not w.controller.warming_up,
+                    timeout=120_000)
+    reset(w, qtbot)
+    w.settings_panel.apply_overrides(**FAST, ig_steps=4, faithfulness=True, faithfulness_steps=3,
+                                     instant_preview=True)
+    yield w
+    w.results_view.set_mode("side")
+    reset(w, qtbot)
+
+
+def test_all_methods_open_the_comparison_with_every_method(conv, qtbot, image_folder, tmp_path, monkeypatch):
+    conv.settings_panel.apply_overrides(methods=COMPARE_METHODS)
+    (entry,) = conv.add_paths([image_folder / "coffee.jpg"])
+    job = conv.explain(entry)
+    assert job.methods == ("shap", "lime", "ig", "gradcam")
+    assert conv.results_view.mode == "compare" and conv.compare_action.isChecked()
+    wait_until_done(qtbot, conv, [entry])
+    assert entry.status == "done" and set(entry.results) == {"shap", "lime", "ig", "gradcam"}
+    assert set(entry.metrics) == {"shap", "lime", "ig", "gradcam"}
+
+    tabs = conv.results_view.current_tabs()
+    assert tabs.count() == 2
+    for index in range(tabs.count()):
+        tabs.setCurrentIndex(index)
+        canvas = tabs.widget(index)
+        assert canvas.mode == "compare"
+        assert _compare_panels(canvas) == ["compare:shap", "compare:lime", "compare:ig", "compare:gradcam"]
+        titles = [ax.get_title() for ax in canvas.figure.axes if (ax.get_gid() or "").startswith("compare:")]
+        best = best_method(class_scores(entry.metrics, canvas.class_index))
+        assert sum(BEST_MARK in t for t in titles) == 1
+        assert BEST_MARK in titles[["shap", "lime", "ig", "gradcam"].index(best)]
+        tables = {t.get_gid() for ax in canvas.figure.axes for t in ax.tables}
+        assert tables == {"agreement", "faithfulness"}
+
+    # Exported as drawn: the comparison, with a name that says so.
+    target = tmp_path / "compare.png"
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda parent, title, suggested, *a: asked.append(suggested) or (str(target), "")))
+    assert conv.export_figure() == target
+    assert asked[0].endswith(" - compare.png") and target.read_bytes().startswith(b"\x89PNG")
+
+    # The corner switch goes back to side by side, for every tab, and the menu follows.
+    canvas = tabs.currentWidget()
+    tabs.cornerWidget(Qt.Corner.TopLeftCorner).buttons["side"].click()
+    assert conv.results_view.mode == "side" and not conv.compare_action.isChecked()
+    assert all(tabs.widget(i).mode == "side" for i in range(tabs.count()))
+    assert _compare_panels(canvas) == []
+    assert "SHAP (Partition)" in [ax.get_title() for ax in canvas.figure.axes]
+    conv.compare_action.trigger()
+    assert conv.results_view.mode == "compare" and canvas.mode == "compare"
+
+
+def test_preview_gets_faithfulness_scores(conv, qtbot, image_folder):
+    conv.settings_panel.apply_overrides(methods="lime")
+    (entry,) = conv.add_paths([image_folder / "coffee.jpg"])
+    # The preview appears on its own, unscored (scoring never holds it back)...
+    qtbot.waitUntil(lambda: "gradcam" in entry.results, timeout=60_000)
+    assert entry.metrics == {}
+    # ...and the job scores it beside its own methods, counted in its plan.
+    job = conv.explain(entry)
+    assert job.scores_preview
+    assert job.total == 120 + 2 * (2 * 2 + 2) * 4
+    wait_until_done(qtbot, conv, [entry])
+    assert entry.status == "done" and set(entry.metrics) == {"gradcam", "lime"}
+    assert entry.metrics["gradcam"]["classes"] == list(entry.results["gradcam"].classes)
+    canvas = conv.results_view.current_canvas()
+    texts = _score_texts(canvas)
+    assert len(texts) == 2 and sum(BEST_MARK in t for t in texts) == 1
+    scores = class_scores(entry.metrics, canvas.class_index)
+    assert set(scores) == {"gradcam", "lime"} and best_method(scores) in scores
+
+
+def test_no_preview_scoring_without_faithfulness(conv, qtbot, image_folder):
+    conv.settings_panel.apply_overrides(methods="lime", faithfulness=False)
+    (entry,) = conv.add_paths([image_folder / "coffee.jpg"])
+    qtbot.waitUntil(lambda: "gradcam" in entry.results, timeout=60_000)
+    job = conv.explain(entry)
+    assert not job.scores_preview and job.total == 120
+    wait_until_done(qtbot, conv, [entry])
+    assert entry.metrics == {}
+
+
+def test_stability_reruns_give_a_spread_map_and_score(window, qtbot, image_folder, tmp_path):
+    window.settings_panel.apply_overrides(methods="shap,lime", stability_runs=2, lime_samples=60)
+    try:
+        (entry,) = window.add_paths([image_folder / "region.png"])
+        job = window.explain(entry)
+        # SHAP (Partition) has no randomness: only LIME is re-run, and the plan counts it.
+        assert job.stability_methods() == ["lime"]
+        assert job.total == 120 + 60 + 2 * 60
+        wait_until_done(qtbot, window, [entry])
+        assert entry.status == "done" and set(entry.stability) == {"lime"}
+        result = entry.stability["lime"]
+        assert result["runs"] == 3 and result["seeds"] == [0, 1, 2]
+        assert result["spread"].shape == (2, 64, 64) and float(result["spread"].max()) > 0
+        assert all(0.0 <= s <= 1.0 for s in result["score"])
+
+        canvas = window.results_view.current_canvas()
+        canvas.ensure_built()
+        titles = [ax.get_title() for ax in canvas.figure.axes]
+        k = result["classes"].index(canvas.class_index)
+        assert f"LIME\nstability {result['score'][k]:.2f}" in titles
+        assert [ax.get_gid() for ax in canvas.figure.axes].count("spread") == 1
+
+        written = window.export_maps(tmp_path)
+        assert written
+        summary = read_json(tmp_path / "region.lime.json")
+        assert summary["stability"]["score"] == result["score"] and summary["stability"]["runs"] == 3
+        assert "stability" not in read_json(tmp_path / "region.shap.json")
+        with np.load(tmp_path / "region.lime.npz") as arrays:
+            np.testing.assert_array_equal(arrays["stability_spread"], result["spread"])
+    finally:
+        window.settings_panel.apply_overrides(stability_runs=0)
+
+
+def test_stability_reruns_are_cancellable(window, qtbot, image_folder):
+    window.settings_panel.apply_overrides(methods="lime", stability_runs=10, lime_samples=400)
+    try:
+        (entry,) = window.add_paths([image_folder / "region.png"])
+        job = window.explain(entry)
+        qtbot.waitUntil(lambda: job.stage.startswith("Stability"), timeout=60_000)
+        window.cancel_current()
+        wait_until_done(qtbot, window, [entry])
+        assert entry.status == "cancelled" and job.state == "cancelled"
+        assert job.done < job.total
+        assert "lime" in entry.results and entry.stability == {}
+    finally:
+        window.settings_panel.apply_overrides(stability_runs=0)
+
+
+def test_only_methods_with_randomness_are_rerun(window):
+    window.settings_panel.apply_overrides(methods="shap,lime,ig", stability_runs=3, ig_baseline="black")
+    try:
+        settings = window.settings_panel.settings()
+        job = window.controller.submit(0, np.zeros((8, 8, 3), np.uint8), settings.method_list,
+                                       settings.shap_params(), settings.lime_params(), 2,
+                                       ig=settings.ig_params(), stability_runs=3)
+        window.controller.cancel(job.job_id)
+        assert job.stability_methods() == ["lime"]
+        window.settings_panel.apply_overrides(ig_baseline="noise")
+        assert window.settings_panel.settings().ig_params()["baseline"] == "noise"
+        job.ig = window.settings_panel.settings().ig_params()
+        assert job.stability_methods() == ["lime", "ig"]
+        note = window.settings_panel.findChild(type(window.plan_label), "stabilityNote")
+        assert "SHAP (Partition)" in note.text() and "no randomness" in note.text()
+    finally:
+        window.settings_panel.apply_overrides(stability_runs=0, ig_baseline="black")
+
+
+def test_ig_baseline_reaches_the_engine_and_is_remembered(window, qtbot, image_folder, clean_settings):
+    combo = window.settings_panel.widgets["ig_baseline"]
+    window.settings_panel.apply_overrides(methods="ig", ig_steps=4)
+    try:
+        combo.setCurrentIndex(combo.findData("white"))  # as a person picks it: saved
+        assert load_settings().ig_baseline == "white"
+        (entry,) = window.add_paths([image_folder / "region.png"])
+        job = window.explain(entry)
+        assert job.ig["baseline"] == "white"
+        wait_until_done(qtbot, window, [entry])
+        assert entry.results["ig"].params["baseline"] == "white"
+        assert float(entry.results["ig"].extras["baseline"].min()) == 255.0
+    finally:
+        window.settings_panel.apply_overrides(ig_baseline="black", methods="shap,lime")
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_gui_faithfulness_option_turns_scoring_on_for_this_run(qapp, clean_settings, flag):
+    from engine.cli import build_parser
+    from gui.app import build_window
+
+    argv = ["gui", "--weights", "none"] + (["--faithfulness"] if flag else [])
+    window = build_window(build_parser().parse_args(argv))
+    try:
+        assert window.settings_panel.settings().faithfulness is flag
+        assert ("faithfulness" in window.plan_label.text()) is flag
+        assert window.settings_panel.settings().faithfulness_plan() == (16 if flag else 0)
+        assert load_settings().faithfulness is False  # a command-line value is never saved
+    finally:
+        window.close()
