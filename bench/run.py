@@ -30,6 +30,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runtime", choices=["auto", "keras", "openvino"], default="auto",
                         help="the engine's forward pass (default auto: OpenVINO on CPU, as the app)")
+    parser.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
+                        help="bfloat16: the labelled fast choice (changes the maps slightly)")
     args = parser.parse_args(argv)
     prepare_environment()
 
@@ -50,9 +52,10 @@ def main(argv=None) -> int:
     methods = [m for m in args.methods.split(",") if m]
     model = keras.applications.ResNet50(weights=None)
     classifier = Classifier(model, "ResNet-50", imagenet_class_names(), "caffe", untrained=True,
-                            runtime=args.runtime)
+                            runtime=args.runtime, precision=args.precision)
     images = [fit_to_model(getattr(data, name)(), (224, 224)) for name in PHOTOS[:count]]
-    print(f"backend {backend_name()} on {device_description()}, engine runtime {classifier.runtime}; "
+    print(f"backend {backend_name()} on {device_description()}, engine runtime {classifier.runtime} "
+          f"({classifier.precision}); "
           f"{count} image(s); "
           f"SHAP {max_evals} evals, LIME {samples} samples", flush=True)
 
@@ -81,7 +84,7 @@ def main(argv=None) -> int:
                   f"engine {rows[method]['engine_s'][-1]:6.1f} s  {rows[method]['agreement'][-1]}", flush=True)
 
     summary = {"backend": backend_name(), "device": device_description(),
-               "engine_runtime": classifier.runtime, "images": count,
+               "engine_runtime": classifier.runtime, "precision": classifier.precision, "images": count,
                "shap_max_evals": max_evals, "lime_samples": samples}
     print(f"\n{'method':<8}{'seed s':>10}{'engine s':>10}{'ratio':>8}  agreement")
     for method, row in rows.items():

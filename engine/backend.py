@@ -20,6 +20,9 @@ JAX_BATCH_BUCKETS = (1, 16, 64, 256)
 # "openvino" (the same network converted, CPU with TensorFlow only), "auto" (OpenVINO where
 # it can run and agrees with Keras, else Keras). ``IMAGE_EXPLAINER_RUNTIME`` sets the default.
 RUNTIMES = ("auto", "keras", "openvino")
+# Arithmetic of the forward pass. "bfloat16" is a labelled speed choice, never a default: it
+# changes the numbers slightly (OpenVINO on CPUs with bfloat16 instructions only).
+PRECISIONS = ("float32", "bfloat16")
 
 
 def backend_name() -> str:
@@ -71,29 +74,35 @@ def default_runtime() -> str:
     return runtime
 
 
-def make_model_forward(model, preprocess_mode: str = "none",
-                       runtime: str | None = None) -> tuple[Forward, str, str]:
+def make_model_forward(model, preprocess_mode: str = "none", runtime: str | None = None,
+                       precision: str = "float32") -> tuple[Forward, str, str]:
     """The forward pass ``runtime`` asks for: ``(forward, "keras" | "openvino", note)``.
 
     ``note`` says why "auto" kept Keras (empty when it did not fall back, or was not asked
-    to try). Gradients always go through Keras; only the forward pass changes.
+    to try). Gradients always go through Keras; only the forward pass changes. With
+    ``precision="bfloat16"`` it is OpenVINO or an error, never a silent float32 fallback.
     """
     runtime = default_runtime() if runtime is None else runtime
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    approximate = precision == "bfloat16"
+    if approximate and runtime == "keras":
+        raise ValueError("bfloat16 runs on the OpenVINO runtime only (not --runtime keras)")
     keras_forward = make_forward(model, preprocess_mode)
     if runtime == "keras":
         return keras_forward, "keras", ""
     if backend_name() != "tensorflow" or device_description() != "CPU":
-        if runtime == "openvino":
-            raise ValueError("the OpenVINO runtime needs the TensorFlow backend on a CPU")
+        if runtime == "openvino" or approximate:
+            raise ValueError("the OpenVINO runtime (and bfloat16) needs the TensorFlow backend on a CPU")
         return keras_forward, "keras", ""  # a GPU backend is faster than OpenVINO on CPU
     from engine.openvino_forward import OpenVinoUnavailable, openvino_forward
 
     try:
-        return openvino_forward(model, preprocess_mode), "openvino", ""
+        return openvino_forward(model, preprocess_mode, precision=precision), "openvino", ""
     except OpenVinoUnavailable as exc:
-        if runtime == "openvino":
+        if runtime == "openvino" or approximate:
             raise ValueError(f"OpenVINO cannot run this model: {exc}") from None
         return keras_forward, "keras", f"OpenVINO not used: {exc}"
 

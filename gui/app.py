@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication
 
 from gui.engine_requests import ModelRequest
 from gui.main_window import MainWindow
-from gui.settings_store import APPLICATION, METHOD_CHOICES, ORGANISATION
+from gui.settings_store import APPLICATION, MAX_STABILITY_RUNS, METHOD_CHOICES, ORGANISATION
 
 METHOD_ORDER = ("shap", "lime", "ig", "gradcam")
 
@@ -29,6 +29,14 @@ def parse_methods(text: str) -> str:
     return methods
 
 
+def stability_runs(args) -> int | None:
+    """``--stability N`` checked against the settings panel's range; None when not given."""
+    runs = getattr(args, "stability", None)
+    if runs is not None and not 0 <= runs <= MAX_STABILITY_RUNS:
+        raise ValueError(f"--stability {runs}: choose 0 (off) to {MAX_STABILITY_RUNS} re-runs")
+    return runs
+
+
 def application() -> QApplication:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANISATION)
@@ -38,21 +46,25 @@ def application() -> QApplication:
 
 
 def model_request(args) -> ModelRequest:
-    """The command line's model; without --model or --weights, the model last opened in the window."""
-    from gui.model_memory import last_model_request
+    """The command line's model; without --model or --weights, the model last opened in the
+    window. Without --precision, Model ▸ Fast CPU mode as it was last left."""
+    from gui.model_memory import last_model_request, remembered_precision
 
+    given = ModelRequest.from_args(args)
+    if not getattr(args, "precision", None):
+        given = replace(given, precision=remembered_precision())
     if getattr(args, "model", None) or getattr(args, "weights", None):
-        return ModelRequest.from_args(args)
+        return given
     last = last_model_request()
     if last is None:
-        return ModelRequest.from_args(args)
-    given = ModelRequest.from_args(args)
+        return given
     return replace(given, model=last.model, labels=given.labels or last.labels,
                    preprocess=given.preprocess or last.preprocess)
 
 
 def build_window(args) -> MainWindow:
     """The window with the command line's settings applied (for this run only, not saved)."""
+    runs = stability_runs(args)  # checked before the window opens
     # A screenshot run ignores the remembered layout, so every run gives the same picture.
     window = MainWindow(model_request(args), restore_layout=not getattr(args, "screenshot", None))
     explain = getattr(args, "explain", None)
@@ -61,7 +73,9 @@ def build_window(args) -> MainWindow:
         classes=getattr(args, "classes", None),
         lime_samples=getattr(args, "samples", None),
         shap_max_evals=getattr(args, "max_evals", None),
-        faithfulness=True if getattr(args, "faithfulness", False) else None)
+        faithfulness=True if getattr(args, "faithfulness", False) else None,
+        stability_runs=runs,
+        ig_baseline=getattr(args, "ig_baseline", None))
     window.update_plan()
     return window
 

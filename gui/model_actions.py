@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QDialog, QMessageBox
 from gui.engine_requests import ModelFailure, ModelInfo, ModelRequest
 from gui.model_dialog import OpenModelDialog
 from gui.model_info import backend_text
-from gui.model_memory import remember_model
+from gui.model_memory import remember_model, remember_precision
 from gui.model_summary import ModelSummaryDialog
 
 MESSAGE_MS = 10_000
@@ -66,6 +66,14 @@ class ModelActions:
         base = self.controller.model_request or self.model_request
         self.open_model(replace(base, model="resnet50", weights=weights, labels=None, preprocess=None,
                                 trust=False))
+
+    def toggle_fast_cpu(self) -> None:
+        """Model ▸ Fast CPU mode: reload the model in bfloat16 (or back to float32); kept for
+        the next launch. Results already shown are cleared like for any model switch."""
+        precision = "bfloat16" if self.fast_cpu_action.isChecked() else "float32"
+        remember_precision(precision)
+        base = self.controller.model_request or self.model_request
+        self.open_model(replace(base, precision=precision))
 
     def trust_and_reopen(self) -> bool:
         """The banner's "Open as trusted…": ask, then load the refused file with trust."""
@@ -120,6 +128,7 @@ class ModelActions:
 
     def _on_model_switched(self, info: ModelInfo) -> None:
         request = self.controller.model_request
+        self.fast_cpu_action.setChecked(info.precision == "bfloat16")
         if self.summary_dialog is not None:
             self.summary_dialog.set_info(info)
         if self._opening is not None and request.model == self._opening.model:
@@ -165,6 +174,17 @@ class ModelActions:
         self.model_label.setText(previous.label if previous is not None else "No model")
         if previous is not None:  # "Loading model…" cleared it
             self.backend_label.setText(backend_text(previous))
+        if request is not None and request.precision == "bfloat16" and not failure.weights_missing:
+            # Fast CPU mode could not start (no bfloat16 instructions, no OpenVINO): say so,
+            # and leave the mode off so the next launch does not fail the same way.
+            in_use = previous.precision if previous is not None else "float32"
+            self.fast_cpu_action.setChecked(in_use == "bfloat16")
+            remember_precision(in_use)
+            self._opening = None
+            still = f" Still using {_escape(previous.label)}." if previous is not None else ""
+            self.banner.show_message(f"Fast CPU mode is not available: {_escape(failure.message)}.{still}",
+                                     "error", topic="model")
+            return True
         if request is None or request.model == "resnet50":
             return False  # missing or wrong weights: the weights assistant offers the ways on
         self._opening = None

@@ -16,6 +16,7 @@ from gui.settings_store import open_settings
 
 CHOICES_KEY = "models/choices"  # JSON {model path: {"preprocess": …, "labels": …}}
 LAST_KEY = "models/last"  # JSON {"model": …, "labels": …, "preprocess": …}
+PRECISION_KEY = "models/precision"  # JSON "float32" | "bfloat16" (Model ▸ Fast CPU mode)
 RESNET50 = "resnet50"
 
 
@@ -43,6 +44,16 @@ def remember_model(request: ModelRequest) -> None:
         _write(CHOICES_KEY, choices)
     _write(LAST_KEY, {"model": model_key(request.model), "labels": request.labels,
                       "preprocess": request.preprocess})
+
+
+def remembered_precision() -> str:
+    """Model ▸ Fast CPU mode, as last left: "bfloat16" or "float32"."""
+    value = _read(PRECISION_KEY, "float32")
+    return value if value in ("float32", "bfloat16") else "float32"
+
+
+def remember_precision(precision: str) -> None:
+    _write(PRECISION_KEY, precision)
 
 
 def last_model_request() -> ModelRequest | None:

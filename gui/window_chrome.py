@@ -61,6 +61,11 @@ class WindowChrome:
                                           "Go back to the built-in ImageNet network")
         self.model_summary_action = self._action("Model &summary…", self.show_model_summary, "Ctrl+I",
                                                  "Layers, output shapes and parameter counts of the model")
+        self.fast_cpu_action = self._action("&Fast CPU mode (bfloat16)", self.toggle_fast_cpu, None,
+                                            "About twice as fast on CPUs with bfloat16 instructions; "
+                                            "probabilities and maps change slightly (results say bfloat16)")
+        self.fast_cpu_action.setCheckable(True)
+        self.fast_cpu_action.setChecked(self.model_request.precision == "bfloat16")
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.explain_button.clicked.connect(self.explain_current)
         self.explain_all_button.clicked.connect(self.explain_all)
@@ -91,7 +96,8 @@ class WindowChrome:
 
         model_menu = bar.addMenu("&Model")
         model_menu.setObjectName("modelMenu")
-        for action in (self.open_model_action, self.resnet_action, None, self.model_summary_action):
+        for action in (self.open_model_action, self.resnet_action, None, self.model_summary_action,
+                       None, self.fast_cpu_action):
             model_menu.addSeparator() if action is None else model_menu.addAction(action)
 
         explain_menu = bar.addMenu("E&xplain")

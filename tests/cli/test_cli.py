@@ -177,3 +177,23 @@ def test_gradcam_on_the_untrained_resnet(tmp_path):
     assert summary["params"]["layer"] == "conv5_block3_out"
     with np.load(tmp_path / "out" / "coffee.gradcam.npz") as arrays:
         assert arrays["maps"].shape == (2, 224, 224) and arrays["maps"].min() >= 0
+
+
+def test_runtime_and_precision_choices_are_recorded(workspace, tmp_path):
+    from engine.openvino_forward import cpu_has_bfloat16
+
+    result = run("explain", workspace / "region.png", *model_args(workspace), "--method", "shap",
+                 "--max-evals", "40", "--classes", "1", "--runtime", "keras", "--out", tmp_path / "k")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "k" / "region.shap.json").read_text())["model"] == "region.keras"
+    result = run("explain", workspace / "region.png", *model_args(workspace), "--method", "shap",
+                 "--max-evals", "40", "--classes", "1", "--precision", "bfloat16", "--out", tmp_path / "b")
+    if not cpu_has_bfloat16():
+        assert result.returncode == 2 and "no bfloat16 instructions" in result.stderr
+        assert "Traceback" not in result.stderr
+        return
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "b" / "region.shap.json").read_text())["model"] == "region.keras (bfloat16)"
+    result = run("predict", workspace / "region.png", *model_args(workspace), "--runtime", "keras",
+                 "--precision", "bfloat16")
+    assert result.returncode == 2 and "bfloat16 runs on the OpenVINO runtime only" in result.stderr

@@ -4,6 +4,7 @@ It runs only with the TensorFlow backend on a CPU (the test environment); "auto"
 to Keras whenever OpenVINO cannot run the model or disagrees with it.
 """
 
+import os
 import sys
 
 import numpy as np
@@ -112,9 +113,24 @@ def test_missing_openvino_falls_back(monkeypatch, cache):
     assert (auto.runtime, auto.runtime_note) == ("keras", "OpenVINO not used: OpenVINO is not installed")
 
 
-def test_conversion_sends_no_telemetry(pair):
-    # The telemetry package must stay unimportable: conversion then uses its silent stub.
-    assert sys.modules.get("openvino_telemetry", "absent") is None
+def test_conversion_sends_no_telemetry(tmp_path):
+    # In a fresh interpreter (this one's imports depend on test order): after a conversion,
+    # the telemetry package was never loaded, so conversion used its silent stub.
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    script = ("import sys; sys.path[:0] = [{root!r}, {tests!r}]\n"
+              "from known_models import build_region_model\n"
+              "from engine.models import Classifier\n"
+              "c = Classifier(build_region_model(), 'region', ['a', 'b'], 'none', runtime='openvino')\n"
+              "print(c.runtime, sys.modules.get('openvino_telemetry', 'absent'))\n"
+              ).format(root=str(root), tests=str(root / "tests"))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300, env={**os.environ,
+                                              "IMAGE_EXPLAINER_CACHE": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["openvino", "None"], result.stdout
 
 
 def test_runtime_choices_are_checked(monkeypatch):
@@ -127,3 +143,20 @@ def test_runtime_choices_are_checked(monkeypatch):
         default_runtime()
     with pytest.raises(ModelError, match="unknown runtime 'gpu'"):
         region_classifier("gpu")
+
+
+def test_bfloat16_is_labelled_and_never_a_silent_fallback(pair, region_image):
+    _, plain = pair
+    with pytest.raises(ModelError, match="bfloat16 runs on the OpenVINO runtime only"):
+        Classifier(plain.keras_model, "region", plain.class_names, "none", runtime="keras",
+                   precision="bfloat16")
+    if not ovf.cpu_has_bfloat16():
+        with pytest.raises(ModelError, match="no bfloat16 instructions"):
+            Classifier(plain.keras_model, "region", plain.class_names, "none", precision="bfloat16")
+        return
+    fast = Classifier(plain.keras_model, "region", plain.class_names, "none", precision="bfloat16")
+    assert (fast.runtime, fast.precision) == ("openvino", "bfloat16")
+    assert fast.label == "region (bfloat16)" and fast.describe()["precision"] == "bfloat16"
+    explanation = explain.run("shap", region_image, fast, [0], ShapParams(max_evals=60, batch_size=30))
+    assert explanation.model == "region (bfloat16)"  # the label travels into every result
+    np.testing.assert_allclose(fast.predict(region_image), plain.predict(region_image), atol=0.02)

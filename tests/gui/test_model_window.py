@@ -290,3 +290,29 @@ def test_loading_the_background_shows_progress_and_can_be_cancelled(win, qtbot, 
     assert 0 < job.done < 30  # stopped part way through the folder
     assert not entry.results
     assert win.controller.worker._background.loads == loads_before  # nothing half-loaded is kept
+
+
+def test_fast_cpu_mode_reloads_in_bfloat16_labelled_and_remembered(win, qtbot, image_folder):
+    from engine.openvino_forward import cpu_has_bfloat16
+    from gui.model_memory import remembered_precision
+
+    [entry] = win.add_paths([image_folder / "region.png"])
+    _predicted(qtbot, win, [entry])
+    has_bf16 = cpu_has_bfloat16()
+    signal = win.controller.modelReady if has_bf16 else win.controller.modelFailed
+    with qtbot.waitSignal(signal, timeout=120_000):
+        win.fast_cpu_action.trigger()
+    if not has_bf16:  # said in one line, the float32 model stays, the mode is left off
+        assert "Fast CPU mode is not available" in win.banner.text()
+        assert not win.fast_cpu_action.isChecked() and remembered_precision() == "float32"
+        return
+    try:
+        assert win.controller.model_info.precision == "bfloat16"
+        assert "bfloat16" in win.model_label.text() and "OpenVINO bfloat16" in win.backend_label.text()
+        assert win.fast_cpu_action.isChecked() and remembered_precision() == "bfloat16"
+        assert _predicted(qtbot, win, [entry]) == [REGION_LABELS[0]]  # re-predicted, same answer
+    finally:
+        with qtbot.waitSignal(win.controller.modelReady, timeout=120_000):
+            win.fast_cpu_action.trigger()
+    assert win.controller.model_info.precision == "float32" and remembered_precision() == "float32"
+    assert "bfloat16" not in win.model_label.text()
