@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.jobs import Explanation, Prediction
-from engine.render import LimeView, save_class_png
+from engine.render import LimeView, class_curves, class_scores, save_class_png
 
 
 def _current_umask() -> int:
@@ -84,9 +84,13 @@ def write_explanation(out_dir: Path, stem: str, explanation: Explanation, image_
     written = [out_dir / f"{base}.json", out_dir / f"{base}.npz"]
     write_json(written[0], summary(explanation, image_path, predictions, faithfulness, stability))
     write_npz(written[1], explanation, faithfulness, stability)
+    scored = {explanation.method: faithfulness} if faithfulness else {}
     for class_index in explanation.classes:
         png = out_dir / f"{base}.{class_index}.png"
-        atomic_write(png, lambda f, c=class_index: save_class_png(f, [explanation], c, lime_view))
+        # Scored: the AUCs and the small curve plot under the map, as in the window.
+        atomic_write(png, lambda f, c=class_index: save_class_png(
+            f, [explanation], c, lime_view, scores=class_scores(scored, c) or None,
+            curves=class_curves(scored, c) or None))
         written.append(png)
     return written
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
 from engine.jobs import Explanation
@@ -123,6 +124,28 @@ def class_scores(metrics: dict, class_index: int) -> dict:
     return scores
 
 
+CURVE_NAMES = ("deletion", "insertion", "random_deletion", "random_insertion")
+
+
+def class_curves(metrics: dict, class_index: int) -> dict:
+    """``{method: engine.metrics.faithfulness result}`` -> ``{method: curves}`` for one class,
+    curves being ``fractions`` (S + 1,) and the class probability along ``deletion``,
+    ``insertion``, ``random_deletion``, ``random_insertion`` (S + 1,) each. Methods whose
+    result does not cover the class, or carries no curves (a JSON summary), are left out."""
+    curves = {}
+    for method, result in (metrics or {}).items():
+        classes = list(result.get("classes", []))
+        if class_index not in classes or "fractions" not in result:
+            continue
+        if not all(f"{name}_curves" in result for name in CURVE_NAMES):
+            continue
+        k = classes.index(class_index)
+        picked = {"fractions": np.asarray(result["fractions"], np.float64)}
+        picked.update({name: np.asarray(result[f"{name}_curves"][k], np.float64) for name in CURVE_NAMES})
+        curves[method] = picked
+    return curves
+
+
 def best_method(scores: dict) -> str | None:
     """The method whose map is most faithful: highest insertion AUC minus deletion AUC.
     None with fewer than two scored methods (nothing to compare)."""
@@ -142,6 +165,58 @@ def _draw_score(ax, score: dict, best: bool, below_points: float, below: float =
                 textcoords="offset points", ha="center", va="top", fontsize=8,
                 color="darkgreen" if best else "0.2", fontweight="bold" if best else "normal",
                 gid="faithfulness")
+
+
+# Faithfulness curves: the class probability as pixels are deleted (a faithful map makes it
+# fall fast) or inserted (rise fast), beside the same for a random pixel order.
+DELETION_COLOUR, INSERTION_COLOUR = "#d62728", "#1f77b4"
+RANDOM_STYLE = {"color": "0.55", "linestyle": (0, (3, 2)), "linewidth": 1.0}
+METHOD_COLOURS = {"shap": "#1f77b4", "shap-gradient": "#17becf", "lime": "#2ca02c",
+                  "ig": "#9467bd", "gradcam": "#ff7f0e"}
+
+
+def curve_limit(curves: dict) -> float:
+    """The top of one probability axis for every small plot of a figure, so they compare."""
+    top = max((float(np.nanmax(c[name])) for c in curves.values() for name in CURVE_NAMES), default=0.0)
+    return top * 1.08 if top > 0 else 1.0
+
+
+def _style_curve_axes(ax, top: float) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, top)
+    ax.set_xticks([0.0, 0.5, 1.0], ["0", "50%", "100%"])
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=2))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:.2g}"))
+    ax.tick_params(labelsize=6, length=2, pad=1)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _draw_method_curves(ax, curve: dict, top: float) -> None:
+    """One method's deletion and insertion curves (solid) over the random order's (dashed)."""
+    x = curve["fractions"]
+    _style_curve_axes(ax, top)
+    for name in ("deletion", "insertion"):
+        ax.plot(x, curve[f"random_{name}"], gid=f"random:{name}", **RANDOM_STYLE)
+    for name, colour in (("deletion", DELETION_COLOUR), ("insertion", INSERTION_COLOUR)):
+        ax.fill_between(x, curve[name], color=colour, alpha=0.08, linewidth=0)
+        ax.plot(x, curve[name], color=colour, linewidth=1.4, gid=f"method:{name}")
+
+
+def _curve_key(ax) -> None:
+    """The small plots' one key, in the input column's free space under the image."""
+    from matplotlib.lines import Line2D
+
+    ax.set_axis_off()
+    handles = [Line2D([], [], color=DELETION_COLOUR, linewidth=1.4, label="deletion ↓"),
+               Line2D([], [], color=INSERTION_COLOUR, linewidth=1.4, label="insertion ↑"),
+               Line2D([], [], label="random order", **RANDOM_STYLE)]
+    legend = ax.legend(handles=handles, loc="center", fontsize=7, frameon=False, handlelength=2.2,
+                       title="class probability vs. share\nof pixels deleted / inserted",
+                       title_fontsize=7, borderaxespad=0.0)
+    legend.set_gid("curve-key")
 
 
 def class_stability(stability: dict, class_index: int) -> dict:
@@ -180,6 +255,61 @@ def hide_axis_ticks(figure: Figure) -> None:
 IMAGE_ROW, BAR_ROW = 1.0, 0.05
 BAR_BOUNDS = (0.0, -0.11, 1.0, 0.06)  # x, y, width, height in the panel's own fractions
 SCORE_BELOW_POINTS = 34  # faithfulness text starts this far under the colour-bar row
+# The small curve plot starts under the score text (two lines and the best method's mark).
+# Its offset and height are in points, like the text above it: sizes that scaled with a
+# height-limited panel would move as the layout engine resizes it, and never settle.
+CURVE_BELOW_POINTS = SCORE_BELOW_POINTS + 38
+CURVE_HEIGHT_POINTS = 64
+
+
+class _UnderScores:
+    """Axes locator: under ``panel``'s score text, at the panel's width, a fixed height."""
+
+    def __init__(self, panel) -> None:
+        self.panel = panel
+
+    def __call__(self, ax, renderer):
+        from matplotlib.transforms import Bbox
+
+        figure = self.panel.get_figure(root=False)
+        (x0, slot), (x1, _) = self.panel.transAxes.transform([(0.0, BAR_BOUNDS[1]), (1.0, BAR_BOUNDS[1])])
+        pixels = figure.dpi / 72.0
+        top = slot - CURVE_BELOW_POINTS * pixels
+        box = Bbox.from_extents(x0, top - CURVE_HEIGHT_POINTS * pixels, x1, top)
+        return box.transformed(figure.transSubfigure.inverted())
+
+
+class SettlingLayout(ConstrainedLayoutEngine):
+    """Constrained layout that runs again when a plot hung under a panel ends up off the
+    figure's bottom edge. Starting from default positions (a fresh figure), one run's two
+    passes can misjudge panels that switch from width- to height-limited; a second run from
+    the first one's result finds the room. Later draws usually need one run."""
+
+    def execute(self, fig):
+        result = super().execute(fig)
+        if any(_hangs_off(child) for ax in fig.axes for child in ax.child_axes):
+            result = super().execute(fig)
+        return result
+
+
+TICK_ROOM_POINTS = 9  # a small plot's tick labels (6 pt) and ticks, under its frame
+
+
+def _hangs_off(ax) -> bool:
+    locator = ax.get_axes_locator()
+    if not isinstance(locator, _UnderScores):
+        return False
+    locator.panel.apply_aspect()  # where the panel will be drawn, not its whole grid cell
+    figure = ax.get_figure(root=True)
+    room = TICK_ROOM_POINTS * figure.dpi / 72.0 / figure.bbox.height
+    return locator(ax, None).y0 < room
+
+
+def _below_scores(ax):
+    """An inset under ``ax``'s score text, for its curve plot (or the key)."""
+    inset = ax.inset_axes((0.0, 0.0, 1.0, 1.0))
+    inset.set_axes_locator(_UnderScores(ax))
+    return inset
 
 
 def class_columns(explanations: list[Explanation], class_index: int, stability: dict | None = None) -> int:
@@ -211,21 +341,25 @@ def _colorbar(figure: Figure, artist, cax, label: str, symmetric: bool):
 
 def draw_class(figure: Figure, explanations: list[Explanation], class_index: int,
                lime_view: LimeView | None = None, scores: dict | None = None,
-               stability: dict | None = None) -> None:
+               stability: dict | None = None, curves: dict | None = None) -> None:
     """One class, every method that has run side by side, each with its colour bar and title.
 
     Image panels share one row and one size; colour bars (and LIME's legend) share the row
     beneath. ``scores`` (optional, ``class_scores``): faithfulness AUCs written under each
     method's panel beside the random baseline, the best method marked. ``stability``
     (optional, ``class_stability``): the method's stability score in its title and a spread
-    panel beside it. Clears and fills ``figure``; the caller owns it (a Qt canvas or an
-    off-screen PNG).
+    panel beside it. ``curves`` (optional, ``class_curves``): under each scored panel, a
+    small plot of its deletion and insertion curves over the random order's, all on one
+    probability axis, with one key under the input image. Clears and fills ``figure``; the
+    caller owns it (a Qt canvas or an off-screen PNG).
     """
     scores = scores or {}
     stability = stability or {}
+    curves = {m: c for m, c in (curves or {}).items() if m in scores}
+    top = curve_limit(curves)
     best = best_method(scores)
     figure.clear()
-    figure.set_layout_engine("constrained")
+    figure.set_layout_engine(SettlingLayout() if curves else "constrained")
     present = [e for e in explanations if class_index in e.classes]
     if not present:
         return
@@ -237,6 +371,11 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
     figure.suptitle(header, fontsize=12, color="firebrick" if first.untrained else "black")
     columns = class_columns(explanations, class_index, stability)
     panels = list(figure.subplots(1, columns, squeeze=False)[0])
+    if curves:
+        # What hangs under a panel is sized by the panel, not by its grid cell: panels at the
+        # top of their cells keep it where the layout engine made room for it.
+        for ax in panels:
+            ax.set_anchor("N")
     # Each colour bar hangs under its panel at the panel's own width: every panel gets the
     # same size and row, and the bars line up beneath them.
     bars = [ax.inset_axes(BAR_BOUNDS) for ax in panels]
@@ -271,9 +410,15 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
         if score is not None:
             # On the panel (whose texts the figure lists), under the colour bar's slot.
             _draw_score(ax, score, explanation.method == best, SCORE_BELOW_POINTS, BAR_BOUNDS[1])
+        if explanation.method in curves:
+            plot = _below_scores(ax)
+            plot.set_gid(f"curves:{explanation.method}")
+            _draw_method_curves(plot, curves[explanation.method], top)
         if spread is not None:
             _draw_spread(figure, panels[column], bars[column], explanation, spread)
             column += 1
+    if curves:
+        _curve_key(_below_scores(panels[0]))
     hide_axis_ticks(figure)
 
 
@@ -344,7 +489,8 @@ def draw_comparison(figure: Figure, explanations: list[Explanation], class_index
     """Every method that has run for ``class_index`` side by side on ONE colour scale, with
     a table of pairwise agreement (rank correlation, top-10 % overlap) and, where scored, a
     table of faithfulness (deletion / insertion AUC beside the random baseline) with the
-    most faithful method marked.
+    most faithful method marked; with the results' curves, a small deletion | insertion pair
+    of plots beside the table, one line per scored method over the random order's.
 
     ``metrics``: ``{method: engine.metrics.faithfulness result}`` (as exported);
     ``stability``: ``{method: engine.stability.rerun_stability result}`` adds a column.
@@ -394,10 +540,57 @@ def draw_comparison(figure: Figure, explanations: list[Explanation], class_index
     colorbar = _colorbar(figure, artist, cax, COMPARE_LABEL, symmetric=True)
     colorbar.ax.set_gid("shared-scale")
     figure.add_subplot(grid[1, 0]).set_axis_off()
-    tables = grid[2, :].subgridspec(1, 2, width_ratios=[0.42, 0.58])
+    curves = class_curves(metrics or {}, class_index)
+    plotted = [e.method for e in present if e.method in curves and e.method in scores]
+    widths = [0.42, 0.58]  # agreement | faithfulness; a stability column widens the latter
+    if plotted:
+        widths = [0.34, 0.46, 0.2] if steadiness else [0.35, 0.39, 0.26]
+    tables = grid[2, :].subgridspec(1, len(widths), width_ratios=widths)
     _agreement_table(figure.add_subplot(tables[0, 0]), agreement(present, class_index))
     _faithfulness_table(figure.add_subplot(tables[0, 1]), present, scores, best, steadiness)
+    if plotted:
+        _comparison_curves(figure, tables[0, 2], {m: curves[m] for m in plotted}, best)
     hide_axis_ticks(figure)
+
+
+def _comparison_curves(figure: Figure, cell, curves: dict, best: str | None) -> None:
+    """Deletion | insertion: every scored method's curve in its colour (the best one
+    thicker) over the random order's, dashed; methods scored together share that order."""
+    from matplotlib.lines import Line2D
+
+    # The key gets a row of its own under both plots: beside them it would take their width.
+    pair = cell.subgridspec(2, 2, height_ratios=[1.0, 0.3])
+    top = curve_limit(curves)
+    reference = next(iter(curves.values()))
+    plots = []
+    for column, name in enumerate(("deletion", "insertion")):
+        ax = figure.add_subplot(pair[0, column])
+        ax.set_gid(f"compare-curves:{name}")
+        _style_curve_axes(ax, top)
+        ax.set_title(f"{name} {'↓' if name == 'deletion' else '↑'}", fontsize=8, pad=2)
+        ax.plot(reference["fractions"], reference[f"random_{name}"], gid="random", **RANDOM_STYLE)
+        for index, (method, curve) in enumerate(curves.items()):
+            ax.plot(curve["fractions"], curve[name], gid=method, color=method_colour(method, index),
+                    linewidth=2.6 if method == best else 1.2, zorder=3 if method == best else 2)
+        plots.append(ax)
+    plots[0].set_ylabel("class probability", fontsize=6, labelpad=1)
+    plots[1].tick_params(labelleft=False)  # the same axis as its neighbour's
+    handles = [Line2D([], [], color=method_colour(m, i), linewidth=2.6 if m == best else 1.2,
+                      label=_short(m)) for i, m in enumerate(curves)]
+    handles.append(Line2D([], [], label="random order", **RANDOM_STYLE))
+    key = figure.add_subplot(pair[1, :])
+    key.set_axis_off()
+    legend = key.legend(handles=handles, loc="center", ncols=3, fontsize=6, frameon=False,
+                        handlelength=1.6, columnspacing=1.0, borderaxespad=0.0, labelspacing=0.2)
+    legend.set_gid("compare-curve-key")
+
+
+def method_colour(method: str, index: int = 0) -> str:
+    """A method's line colour in the Compare plots; methods without one take tab10's."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    return METHOD_COLOURS.get(method) or to_hex(colormaps["tab10"](index % 10))
 
 
 def _table(ax, title: str, header: list[str], rows: list[list[str]], gid: str,
@@ -492,13 +685,14 @@ def new_figure(width_in: float = 9.0, height_in: float = 4.0, dpi: int = 100) ->
 
 def save_class_png(path, explanations: list[Explanation], class_index: int,
                    lime_view: LimeView | None = None, dpi: int = 120, scores: dict | None = None,
-                   stability: dict | None = None) -> None:
+                   stability: dict | None = None, curves: dict | None = None) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     columns = class_columns(explanations, class_index, stability)
-    figure = new_figure(3.6 * columns + 0.6, 4.6 if not scores else 5.2)
+    plotted = any(m in (scores or {}) for m in (curves or {}))
+    figure = new_figure(3.6 * columns + 0.6, 4.6 if not scores else 6.8 if plotted else 5.2)
     FigureCanvasAgg(figure)
-    draw_class(figure, explanations, class_index, lime_view, scores, stability)
+    draw_class(figure, explanations, class_index, lime_view, scores, stability, curves)
     figure.savefig(path, dpi=dpi)
 
 

@@ -15,6 +15,7 @@ from PySide6.QtCore import QTimer, Signal
 
 from engine.render import (
     LimeView,
+    class_curves,
     class_scores,
     class_stability,
     draw_class,
@@ -98,7 +99,8 @@ class ExplanationCanvas(FigureCanvasQTAgg):
         else:
             draw_class(self.figure, explanations, class_index, lime_view,
                        scores=class_scores(self._metrics, class_index) or None,
-                       stability=class_stability(self._stability, class_index) or None)
+                       stability=class_stability(self._stability, class_index) or None,
+                       curves=class_curves(self._metrics, class_index) or None)
         self._dirty = False
         self._stale_pixels = True
         # Render a turn later, so timers and input get in between building and rendering.

@@ -235,3 +235,47 @@ def test_gui_faithfulness_option_turns_scoring_on_for_this_run(qapp, clean_setti
         assert load_settings().faithfulness is False  # a command-line value is never saved
     finally:
         window.close()
+
+
+def test_gui_stability_and_ig_baseline_options_are_for_this_run_only(qapp, clean_settings):
+    from engine.cli import build_parser
+    from gui.app import build_window
+
+    args = build_parser().parse_args(["gui", "--weights", "none", "--explain", "shap,lime,ig",
+                                      "--stability", "3", "--ig-baseline", "noise"])
+    window = build_window(args)
+    try:
+        settings = window.settings_panel.settings()
+        assert settings.stability_runs == 3 and settings.ig_params()["baseline"] == "noise"
+        assert window.settings_panel.widgets["ig_baseline"].currentData() == "noise"  # shown too
+        assert "stability ×3" in window.plan_label.text()
+        saved = load_settings()  # a command-line value is never saved
+        assert saved.stability_runs == 0 and saved.ig_baseline == "black"
+    finally:
+        window.close()
+    # Without the options the remembered values stand.
+    window = build_window(build_parser().parse_args(["gui", "--weights", "none"]))
+    try:
+        assert window.settings_panel.settings().stability_runs == 0
+        assert window.settings_panel.settings().ig_baseline == "black"
+    finally:
+        window.close()
+
+
+@pytest.mark.parametrize("argv, message", [(["--stability", "-1"], "must be 0 or more"),
+                                           (["--stability", "many"], "not a whole number"),
+                                           (["--ig-baseline", "grey"], "invalid choice")])
+def test_gui_options_refuse_bad_values_in_one_line(capsys, argv, message):
+    from engine.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["gui", *argv])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_gui_stability_above_the_panel_range_is_a_clear_error(qapp, clean_settings):
+    from engine.cli import build_parser
+    from gui.app import build_window
+
+    with pytest.raises(ValueError, match=r"--stability 21: choose 0 \(off\) to 20"):
+        build_window(build_parser().parse_args(["gui", "--weights", "none", "--stability", "21"]))

@@ -47,6 +47,13 @@ def test_faithfulness_scores_every_method_and_marks_the_best(window, qtbot, imag
             assert len(marked) == 1 and score_text(scores[best]) in marked[0]
             gain = {m: s["insertion"] - s["deletion"] for m, s in scores.items()}
             assert gain[best] == max(gain.values())
+            # Each scored panel has its small plot of the very curves the engine measured.
+            plots = {child.get_gid(): child for ax in canvas.figure.axes for child in ax.child_axes
+                     if (child.get_gid() or "").startswith("curves:")}
+            assert set(plots) == {"curves:shap", "curves:lime", "curves:ig"}
+            k = entry.metrics["lime"]["classes"].index(canvas.class_index)
+            (line,) = [ln for ln in plots["curves:lime"].lines if ln.get_gid() == "method:deletion"]
+            np.testing.assert_allclose(line.get_ydata(), entry.metrics["lime"]["deletion_curves"][k])
         # The known-answer model's decisive square: every map beats a random order there.
         first = class_scores(entry.metrics, tabs.widget(0).class_index)
         assert all(s["deletion"] < s["random_deletion"] for s in first.values())
