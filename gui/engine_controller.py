@@ -47,8 +47,10 @@ class EngineController(QObject):
     jobCancelled = Signal(object)
     metricsReady = Signal(object, str, object)  # ExplainJob, method, faithfulness dict
     stabilityReady = Signal(object, str, object)  # ExplainJob, method, engine.stability result
-    previewReady = Signal(object, object)  # PreviewJob, Explanation (Grad-CAM)
-    previewFailed = Signal(object, str)  # PreviewJob, one-line message
+    previewReady = Signal(object, object)  # PreviewJob, Explanation (Grad-CAM or IG)
+    previewFailed = Signal(object, str, str)  # PreviewJob, method ("" for the image), one-line message
+    previewEnded = Signal(object)  # PreviewJob: the lane is done with it (ready, failed or cancelled)
+    previewProgress = Signal(object, int, int)  # PreviewJob, IG rows done, total
     downloadProgress = Signal(object, object)
     downloadFinished = Signal(str)
     downloadFailed = Signal(str)
@@ -116,6 +118,8 @@ class EngineController(QObject):
         w.stabilityReady.connect(self._on_stability, queued)
         w.previewReady.connect(self._on_preview_ready, queued)
         w.previewFailed.connect(self._on_preview_failed, queued)
+        w.previewEnded.connect(self._on_preview_ended, queued)
+        w.previewProgress.connect(self._on_preview_progress, queued)
         w.downloadProgress.connect(self.downloadProgress, queued)
         w.downloadFinished.connect(self._on_download_finished, queued)
         w.downloadFailed.connect(self._on_download_failed, queued)
@@ -180,19 +184,24 @@ class EngineController(QObject):
         self._dispatch()
         return job
 
-    def submit_preview(self, image_key: int, image, classes: int) -> PreviewJob:
-        """A Grad-CAM preview in the priority lane: it runs before, or between batches of,
-        any explain job, and no job's cancel touches it. A newer preview of the same image
-        replaces a waiting one."""
+    def submit_preview(self, image_key: int, image, classes: int, gradcam: bool = True,
+                       ig: dict | None = None) -> PreviewJob:
+        """A preview in the priority lane: Grad-CAM, then Integrated Gradients when ``ig``
+        (``IntegratedGradientsParams`` keywords) is given. It runs before, or between batches
+        of, any explain job, and no job's cancel touches it. A newer preview of the same
+        image replaces a waiting one."""
         self.cancel_preview(image_key)
-        job = PreviewJob(next(self._ids), image_key, image, int(classes), generation=self._generation)
+        job = PreviewJob(next(self._ids), image_key, image, int(classes), generation=self._generation,
+                         gradcam=bool(gradcam), ig=dict(ig) if ig is not None else None)
         self._previews[job.job_id] = job
         self._worker.enqueue_preview(job)
         self._servePredictions.emit()
         return job
 
-    def preview_pending(self, image_key: int) -> bool:
-        return any(p.image_key == image_key for p in self._previews.values())
+    def preview_pending(self, image_key: int, method: str | None = None) -> bool:
+        """A preview of the image (that computes ``method``, if given) is waiting or running."""
+        return any(p.image_key == image_key and (method is None or method in p.methods)
+                   for p in self._previews.values())
 
     @property
     def previews_pending(self) -> bool:
@@ -202,6 +211,11 @@ class EngineController(QObject):
         for job in [p for p in self._previews.values() if p.image_key == image_key]:
             job.cancel.cancel()
             self._previews.pop(job.job_id, None)
+
+    def cancel_previews(self, method: str | None = None) -> None:
+        """Every waiting or running preview (that computes ``method``, if given)."""
+        for key in {p.image_key for p in self._previews.values() if method is None or method in p.methods}:
+            self.cancel_preview(key)
 
     def cancel(self, job_id: int) -> None:
         job = self._jobs.get(job_id)
@@ -235,8 +249,7 @@ class EngineController(QObject):
 
     def cancel_all(self) -> None:
         self.cancel_evaluation()
-        for key in {p.image_key for p in self._previews.values()}:
-            self.cancel_preview(key)
+        self.cancel_previews()
         for job in list(self._queue):
             self.cancel(job.job_id)
         self.cancel_current()
@@ -362,7 +375,7 @@ class EngineController(QObject):
 
     @Slot(int, object)
     def _on_preview_ready(self, job_id: int, explanation) -> None:
-        job = self._previews.pop(job_id, None)
+        job = self._previews.get(job_id)
         if job is None or job.cancel.cancelled or job.generation != self._generation:
             if job is not None:
                 job.shown.set()
@@ -370,11 +383,23 @@ class EngineController(QObject):
         # Listeners call ``job.shown.set()`` once it is drawn (see ExplainJob.shown).
         self.previewReady.emit(job, explanation)
 
-    @Slot(int, str)
-    def _on_preview_failed(self, job_id: int, message: str) -> None:
-        job = self._previews.pop(job_id, None)
+    @Slot(int, str, str)
+    def _on_preview_failed(self, job_id: int, method: str, message: str) -> None:
+        job = self._previews.get(job_id)
         if job is not None and job.generation == self._generation:
-            self.previewFailed.emit(job, message)
+            self.previewFailed.emit(job, method, message)
+
+    @Slot(int, int, int)
+    def _on_preview_progress(self, job_id: int, done: int, total: int) -> None:
+        job = self._previews.get(job_id)
+        if job is not None and not job.cancel.cancelled:
+            self.previewProgress.emit(job, done, total)
+
+    @Slot(int)
+    def _on_preview_ended(self, job_id: int) -> None:
+        job = self._previews.pop(job_id, None)  # pending until here: a job then reuses its IG
+        if job is not None:
+            self.previewEnded.emit(job)
 
     @Slot(int)
     def _on_job_finished(self, job_id: int) -> None:

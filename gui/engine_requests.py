@@ -28,6 +28,7 @@ class ModelRequest:
     preprocess: str | None = None
     trust: bool = False
     runtime: str | None = None  # forward pass: auto | keras | openvino (None: the default)
+    precision: str = "float32"  # "bfloat16": the labelled fast choice (OpenVINO on CPU)
 
     @classmethod
     def from_args(cls, args) -> "ModelRequest":
@@ -36,7 +37,8 @@ class ModelRequest:
                    labels=getattr(args, "labels", None),
                    preprocess=getattr(args, "preprocess", None),
                    trust=bool(getattr(args, "trust_model", False)),
-                   runtime=getattr(args, "runtime", None))
+                   runtime=getattr(args, "runtime", None),
+                   precision=getattr(args, "precision", None) or "float32")
 
     def with_weights(self, weights: str | None) -> "ModelRequest":
         return replace(self, weights=weights)
@@ -63,6 +65,7 @@ class ModelInfo:
     summary: tuple[dict, ...] = ()  # engine.models.Classifier.summary() rows, plain data
     runtime: str = "keras"  # what runs the forward pass: "keras" or "openvino"
     runtime_note: str = ""  # why "auto" kept Keras, if it did
+    precision: str = "float32"  # "bfloat16" when Model ▸ Fast CPU mode is on
 
 
 @dataclass(frozen=True)
@@ -166,11 +169,12 @@ class ExplainJob:
 
 @dataclass
 class PreviewJob:
-    """A quick Grad-CAM preview of one image's top classes.
+    """A quick preview of one image's top classes: Grad-CAM, then Integrated Gradients.
 
     It runs in the engine thread's priority lane (between batches of whatever job is
     running), with its own cancel token: cancelling a job never cancels a preview, and the
-    other way round.
+    other way round. Grad-CAM (about one forward pass) lands first; IG (``steps`` gradient
+    passes per class) follows, and waits behind any newer image's Grad-CAM.
     """
 
     job_id: int
@@ -180,3 +184,21 @@ class PreviewJob:
     cancel: CancelToken = field(default_factory=CancelToken)
     generation: int = 0
     shown: threading.Event = field(default_factory=threading.Event)  # as ExplainJob.shown
+    gradcam: bool = True  # False: this model has no convolutional layer, or it is on screen
+    ig: dict | None = None  # IntegratedGradientsParams keyword arguments; None: no IG preview
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return tuple(m for m, wanted in (("gradcam", self.gradcam), ("ig", self.ig is not None)) if wanted)
+
+
+def ig_matches(explanation, ig: dict) -> bool:
+    """True when an IG explanation was computed with these ``IntegratedGradientsParams``
+    keywords (defaults filled in), so it can stand in for a new computation. Batch size only
+    splits the work; the seed only matters to the noise baseline."""
+    from engine.explain.integrated_gradients import IntegratedGradientsParams
+
+    wanted = vars(IntegratedGradientsParams(**ig))
+    keys = ["steps", "baseline", "blur_sigma"] + (["seed"] if wanted["baseline"] == "noise" else [])
+    return (explanation is not None and explanation.method == "ig"
+            and all(explanation.params.get(k) == wanted[k] for k in keys))

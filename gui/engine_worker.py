@@ -28,12 +28,16 @@ from gui.engine_requests import (
     ModelRequest,
     PredictRequest,
     PreviewJob,
+    ig_matches,
 )
 from gui.model_background_cache import BackgroundCache
 
 PROGRESS_INTERVAL_S = 0.08  # at most ~12 progress signals a second reach the GUI
 RESULT_HANDOFF_S = 1.0  # the longest the engine waits for the GUI to draw a result
-PREVIEWS_KEPT = 32  # Grad-CAM previews kept for a later job to score (a few MB at most)
+PREVIEWS_KEPT = 32  # images whose previews are kept for a later job (a few tens of MB at most)
+# Smaller than IG's default batch: the lane answers predictions and newer Grad-CAM previews
+# between batches, so a batch is the longest anything waits (under a second on ResNet-50).
+PREVIEW_IG_BATCH = 8
 
 
 def one_line(exc: BaseException) -> str:
@@ -57,6 +61,8 @@ class _JobProgress:
     def __init__(self, worker: "EngineWorker", job: ExplainJob):
         self._worker = worker
         self._job = job
+        self.job = job
+        self.cancel_reported = False  # jobCancelled already sent (see EngineWorker._report_cancel)
         self._planned = {"shap": int(job.shap.get("max_evals", 500)),
                          "lime": int(job.lime.get("num_samples", 1000)),
                          "ig": int(job.ig.get("steps", 32)) * max(1, job.classes),
@@ -112,8 +118,10 @@ class EngineWorker(QObject):
     jobFailed = Signal(int, str)  # job id, one-line message
     metricsReady = Signal(int, str, object)  # job id, method, engine.metrics.faithfulness dict
     stabilityReady = Signal(int, str, object)  # job id, method, engine.stability.rerun_stability dict
-    previewReady = Signal(int, object)  # preview job id, Explanation (Grad-CAM)
-    previewFailed = Signal(int, str)  # preview job id, one-line message
+    previewReady = Signal(int, object)  # preview job id, Explanation (Grad-CAM or IG)
+    previewFailed = Signal(int, str, str)  # preview job id, method, one-line message
+    previewEnded = Signal(int)  # preview job id: the lane is done with it (any outcome)
+    previewProgress = Signal(int, int, int)  # preview job id, IG rows done, total
     downloadProgress = Signal(object, object)  # bytes done, bytes total (0: unknown)
     downloadFinished = Signal(str)  # path of the weights file
     downloadFailed = Signal(str)
@@ -134,9 +142,12 @@ class EngineWorker(QObject):
         # be answered between batches of a running job instead of waiting until it ends.
         self._lock = threading.Lock()
         self._pending: deque[PredictRequest] = deque()
-        self._previews: deque[PreviewJob] = deque()
-        self._preview_results: dict = {}  # image key -> its last Grad-CAM preview (engine thread only)
+        self._previews: deque[PreviewJob] = deque()  # waiting for their quick step (Grad-CAM)
+        self._slow_previews: deque = deque()  # (PreviewJob, image, targets) waiting for IG
+        self._preview_results: dict = {}  # image key -> {method: its last preview} (engine thread only)
         self._serving = False  # True while a preview runs (no nesting)
+        self._running: _JobProgress | None = None  # the job this thread is inside, if any
+        self._warming = False  # True during the warm-up: IG previews wait until it has traced IG
         # Set from the GUI thread when the app closes: cuts the warm-up short between batches.
         self._stopping = CancelToken()
 
@@ -159,7 +170,8 @@ class EngineWorker(QObject):
 
             classifier = load_classifier(ModelSpec(
                 model=request.model, weights=request.weights, labels=request.labels,
-                preprocess=request.preprocess, trust=request.trust, runtime=request.runtime))
+                preprocess=request.preprocess, trust=request.trust, runtime=request.runtime,
+                precision=request.precision))
             classifier.warm_up()  # compile now, so the first dropped image predicts at once
             info = describe_classifier(classifier, generation)
         except WeightsMissingError as exc:
@@ -189,6 +201,7 @@ class EngineWorker(QObject):
         """
         classifier = self._classifier
         self.preparing.emit(True)
+        self._warming = True
         try:
             import skimage.data
 
@@ -228,6 +241,8 @@ class EngineWorker(QObject):
             # the window mid-job; frozen objects are skipped by later collections.
             gc.freeze()
             self.preparing.emit(False)
+            self._warming = False
+            self.serve_predictions()  # IG previews held back until IG was traced
 
     # ------------------------------------------------------------------ predictions
 
@@ -247,46 +262,137 @@ class EngineWorker(QObject):
 
     @Slot()
     def serve_predictions(self) -> None:
-        """Answer waiting predictions, then waiting previews (the priority lane)."""
+        """Answer waiting predictions, then waiting previews (the priority lane): every
+        waiting Grad-CAM first (about one forward pass each), then IG, one image at a time."""
         self._serve_predictions()
         if self._serving:
             return
         self._serving = True
         try:
-            while True:
+            while self._classifier is not None:
+                self._serve_quick_previews()
                 with self._lock:
-                    if not self._previews or self._classifier is None:
+                    if not self._slow_previews or self._warming:
                         return
-                    job = self._previews.popleft()
-                self._run_preview(job)
+                    job, image, targets = self._slow_previews.popleft()
+                self._run_ig_preview(job, image, targets)
                 self._serve_predictions()
         finally:
             self._serving = False
 
+    def _serve_quick_previews(self) -> None:
+        while True:
+            with self._lock:
+                if not self._previews or self._classifier is None:
+                    return
+                job = self._previews.popleft()
+            self._run_preview(job)
+            self._serve_predictions()
+
     def _run_preview(self, job: PreviewJob) -> None:
-        if job.cancel.cancelled:
-            return
+        """A preview's quick step: its top classes and Grad-CAM. IG, if asked for, waits in
+        ``_slow_previews`` so that a newer image's Grad-CAM never queues behind it."""
+        slow = False
         try:
+            if job.cancel.cancelled or job.generation != self._generation:
+                return
             from engine import explain
             from engine.images import fit_to_model
 
             classifier = self._classifier
-            image = fit_to_model(job.image, classifier.input_size)
-            probabilities = classifier.predict(image[None])[0]
-            count = max(1, min(job.classes, classifier.num_classes))
-            targets = [p.index for p in classifier.top_k(probabilities, count)]
-            result = explain.run("gradcam", image, classifier, targets, cancel=job.cancel)
-        except Cancelled:
-            return
-        except Exception as exc:  # noqa: BLE001 - e.g. a model without a convolutional layer
-            self.previewFailed.emit(job.job_id, one_line(exc))
-            return
-        self._preview_results.pop(job.image_key, None)
-        self._preview_results[job.image_key] = result
+            try:
+                image = fit_to_model(job.image, classifier.input_size)
+                probabilities = classifier.predict(image[None])[0]
+                count = max(1, min(job.classes, classifier.num_classes))
+                targets = [p.index for p in classifier.top_k(probabilities, count)]
+            except Exception as exc:  # noqa: BLE001 - the image's prediction reports it already
+                self.previewFailed.emit(job.job_id, "", one_line(exc))
+                return
+            if job.gradcam:
+                try:
+                    result = explain.run("gradcam", image, classifier, targets, cancel=job.cancel)
+                except Cancelled:
+                    return
+                except Exception as exc:  # noqa: BLE001 - e.g. a model without a convolutional layer
+                    self.previewFailed.emit(job.job_id, "gradcam", one_line(exc))
+                else:
+                    self._keep_preview(job.image_key, result)
+                    self.previewReady.emit(job.job_id, result)
+                    self._wait_until_shown(job)
+            if job.ig is not None and not job.cancel.cancelled:
+                with self._lock:
+                    self._slow_previews.append((job, image, targets))
+                slow = True
+        finally:
+            if not slow:
+                self.previewEnded.emit(job.job_id)
+
+    def _run_ig_preview(self, job: PreviewJob, image, targets) -> None:
+        """A preview's slow step: Integrated Gradients with the panel's settings."""
+        try:
+            if job.cancel.cancelled or job.generation != self._generation:
+                return
+            from engine import explain
+            from engine.explain.integrated_gradients import IntegratedGradientsParams
+
+            last = [0.0]
+
+            def between_batches(done: int, total: int, stage: str) -> None:
+                now = time.monotonic()
+                if now - last[0] >= PROGRESS_INTERVAL_S or done >= total:
+                    last[0] = now
+                    self.previewProgress.emit(job.job_id, done, total)
+                # IG takes seconds: predictions and newer images' Grad-CAM go in between.
+                if self._running is not None and self._running.job.cancel.cancelled:
+                    self._report_cancel(self._running)
+                self._serve_predictions()
+                self._serve_quick_previews()
+
+            params = IntegratedGradientsParams(**{"batch_size": PREVIEW_IG_BATCH, **job.ig})
+            try:
+                result = explain.run("ig", image, self._classifier, targets, params,
+                                     progress=between_batches, cancel=job.cancel)
+            except Cancelled:
+                return
+            except Exception as exc:  # noqa: BLE001 - one line; the lane lives on
+                self.previewFailed.emit(job.job_id, "ig", one_line(exc))
+                return
+            self._keep_preview(job.image_key, result)
+            self.previewReady.emit(job.job_id, result)
+            self._wait_until_shown(job)
+        finally:
+            self.previewEnded.emit(job.job_id)
+
+    def _keep_preview(self, image_key: int, result) -> None:
+        """Kept for a later job of the same image: scored (Grad-CAM) or reused (IG)."""
+        kept = self._preview_results.pop(image_key, {})
+        kept[result.method] = result
+        self._preview_results[image_key] = kept  # newest last
         while len(self._preview_results) > PREVIEWS_KEPT:
             self._preview_results.pop(next(iter(self._preview_results)))
-        self.previewReady.emit(job.job_id, result)
-        self._wait_until_shown(job)
+
+    def _preview_of(self, image_key: int, method: str, image, targets):
+        """This image's kept preview by ``method`` if it shows exactly these classes of this
+        exact model input, else None."""
+        import numpy as np
+
+        preview = self._preview_results.get(image_key, {}).get(method)
+        if preview is None or list(preview.classes) != list(targets) or not np.array_equal(preview.image, image):
+            return None
+        return preview
+
+    def _ig_preview_for(self, job: ExplainJob, image, targets):
+        """The image's IG preview when it is what the job would compute (same classes and
+        IG settings), so the job does not do the same work twice. A preview still waiting
+        in the lane runs first: the same work either way, and it shows on screen sooner."""
+        with self._lock:
+            waiting = (any(p.image_key == job.image_key and p.ig is not None for p in self._previews)
+                       or any(p.image_key == job.image_key for p, _, _ in self._slow_previews))
+        if waiting:
+            self.serve_predictions()
+            job.cancel.raise_if_cancelled()
+        preview = self._preview_of(job.image_key, "ig", image, targets)
+        return preview if preview is not None and ig_matches(preview, job.ig) else None
 
     def _serve_predictions(self) -> None:
         if self._classifier is None:
@@ -319,6 +425,7 @@ class EngineWorker(QObject):
             self.jobFailed.emit(job.job_id, "the model is not loaded")
             return
         self.jobStarted.emit(job.job_id)
+        self._running = tracker
         try:
             from engine import explain
             from engine.explain.integrated_gradients import IntegratedGradientsParams
@@ -342,15 +449,19 @@ class EngineWorker(QObject):
                 self._score_preview(job, tracker, image, classifier, targets)
             for method in job.methods:
                 job.cancel.raise_if_cancelled()
-                tracker.start_method(method)
-                try:
-                    result = explain.run(method, image, classifier, targets, params[method],
-                                         progress=tracker, cancel=job.cancel)
-                except ValueError:
-                    if method != "gradcam" or len(job.methods) == 1:
-                        raise
-                    continue  # no convolutional layer to look at: the other methods still run
-                tracker.finish_method()
+                result = self._ig_preview_for(job, image, targets) if method == "ig" else None
+                if result is not None:
+                    tracker.skip("ig")  # the preview computed it: reused, then scored as usual
+                else:
+                    tracker.start_method(method)
+                    try:
+                        result = explain.run(method, image, classifier, targets, params[method],
+                                             progress=tracker, cancel=job.cancel)
+                    except ValueError:
+                        if method != "gradcam" or len(job.methods) == 1:
+                            raise
+                        continue  # no convolutional layer to look at: the other methods still run
+                    tracker.finish_method()
                 self.methodFinished.emit(job.job_id, result)
                 self._wait_until_shown(job)
                 if job.faithfulness_steps > 0:
@@ -365,26 +476,32 @@ class EngineWorker(QObject):
                 if method in job.stability_methods():
                     self._stability_reruns(job, tracker, method, result, params[method], classifier)
         except Cancelled:
-            self.jobCancelled.emit(job.job_id, tracker.done, max(tracker.total, tracker.done))
+            self._report_cancel(tracker)
             return
         except Exception as exc:  # noqa: BLE001 - reported as one line; the thread lives on
             self.jobFailed.emit(job.job_id, one_line(exc))
             return
         finally:
+            self._running = None
             self.serve_predictions()
         self.jobFinished.emit(job.job_id)
+
+    def _report_cancel(self, tracker: _JobProgress) -> None:
+        """Say a job is cancelled, once. An IG preview running inside the job's progress
+        callback says it between its batches, so the job ends on screen at once instead
+        of when the preview is done (the job's own code unwinds after the preview)."""
+        if not tracker.cancel_reported:
+            tracker.cancel_reported = True
+            self.jobCancelled.emit(tracker.job.job_id, tracker.done, max(tracker.total, tracker.done))
 
     def _score_preview(self, job: ExplainJob, tracker: _JobProgress, image, classifier, targets) -> None:
         """Deletion/insertion scores for the Grad-CAM preview already on screen, so it takes
         part in "most faithful". Scored here rather than in the preview lane: the preview
         itself appears at once, and this work gets the job's progress bar and cancel."""
-        import numpy as np
-
         from engine.metrics import faithfulness
 
-        preview = self._preview_results.get(job.image_key)
-        if (preview is None or list(preview.classes) != list(targets)
-                or not np.array_equal(preview.image, image)):
+        preview = self._preview_of(job.image_key, "gradcam", image, targets)
+        if preview is None:
             tracker.skip("preview-faithfulness")  # no preview of this image (off, or no conv layer)
             return
         tracker.start_method("preview-faithfulness")

@@ -27,7 +27,7 @@ from gui.comparison_actions import ComparisonActions
 from gui.banner import Banner
 from gui.central_tabs import CentralTabs, add_page_actions
 from gui.engine_controller import EngineController
-from gui.engine_requests import ExplainJob, ModelFailure, ModelInfo, ModelRequest
+from gui.engine_requests import ExplainJob, ModelFailure, ModelInfo, ModelRequest, PreviewJob, ig_matches
 from gui.evaluation_actions import EvaluationActions
 from gui.figure_canvas import warm_up_drawing
 from gui.grid_actions import GridActions
@@ -61,7 +61,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self.model_request = model_request or ModelRequest()
         self.entries: dict[int, ImageEntry] = {}
         self._latest_job: dict[int, int] = {}  # image key -> id of its newest job
-        self._preview_unsupported: int | None = None  # model generation Grad-CAM failed on
+        self._preview_unsupported: dict[str, int] = {}  # preview method -> model generation it failed on
         self._clipboard_count = 0
         self.controller = EngineController(self)
         self._build_widgets()
@@ -166,12 +166,15 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         c.jobFailed.connect(self._on_job_failed)
         c.metricsReady.connect(self._on_metrics)
         c.previewReady.connect(self._on_preview)
+        c.previewEnded.connect(self._on_preview_ended)
         c.previewFailed.connect(self._on_preview_failed)
+        c.previewProgress.connect(self._on_preview_progress)
         self.weights = WeightsAssistant(self, self.banner, c)
         self.image_list.currentKeyChanged.connect(self._show_entry)
         self.progress_panel.cancelRequested.connect(self.cancel_current)
         self.settings_panel.limeViewChanged.connect(self.results_view.set_lime_view)
         self.settings_panel.settingsChanged.connect(lambda *_: self.update_plan())
+        self.settings_panel.settingsChanged.connect(self._on_preview_setting)
         self.results_view.set_lime_view(self.settings_panel.settings().lime_view_object())
         self._connect_models()
         self._connect_evaluation()
@@ -249,19 +252,33 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self._refresh(entry)
         return job
 
-    def preview(self, entry: ImageEntry) -> None:
-        """Queue a Grad-CAM preview of the entry's top classes, if it is on and still needed."""
+    def preview(self, entry: ImageEntry) -> PreviewJob | None:
+        """Queue a preview of the entry's top classes (Grad-CAM, then IG if that is on too),
+        if it is on and still needed."""
         settings = self.settings_panel.settings()
         if not settings.instant_preview or self.controller.model_state != "ready":
-            return
-        if self._preview_unsupported == self.controller.model_info.generation:
-            return  # this model has no convolutional layer to look at
-        current = entry.results.get("gradcam")
-        if current is not None and len(current.classes) == settings.classes:
-            return
+            return None
         if self.controller.preview_pending(entry.key):
-            return
-        self.controller.submit_preview(entry.key, entry.image, settings.classes)
+            return None
+        generation = self.controller.model_info.generation
+        # A model with fewer classes than asked for explains all it has.
+        classes = min(settings.classes, self.controller.model_info.num_classes)
+        current = entry.results.get("gradcam")
+        gradcam = (self._preview_unsupported.get("gradcam") != generation  # no convolutional layer
+                   and (current is None or len(current.classes) != classes))
+        ig = settings.ig_params() if settings.preview_ig else None
+        if entry.key != self.image_list.current_key():
+            # IG takes seconds per class on a CPU: only the image on screen gets it, so a
+            # dropped folder or Explain all never queues minutes of previews ahead of jobs.
+            ig = None
+        current = entry.results.get("ig")
+        if ig is not None and (self._preview_unsupported.get("ig") == generation
+                               or (current is not None and len(current.classes) == classes
+                                   and ig_matches(current, ig))):
+            ig = None
+        if not gradcam and ig is None:
+            return None
+        return self.controller.submit_preview(entry.key, entry.image, settings.classes, gradcam=gradcam, ig=ig)
 
     def cancel_current(self) -> None:
         if self.controller.cancel_current():
@@ -389,12 +406,39 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self._redraw_results(entry)
         self._update_actions()
         self._release_when_drawn(preview)
+        if explanation.method == "ig" and "preview" in self.statusBar().currentMessage():
+            self.statusBar().clearMessage()  # its progress
 
-    def _on_preview_failed(self, preview, message: str) -> None:
+    def _on_preview_ended(self, preview) -> None:
+        # An image that came on screen while its Grad-CAM-only preview was still queued gets
+        # its IG now (only after such a preview: never a second try of the same one).
+        entry = self.entries.get(preview.image_key)
+        if (preview.ig is None and entry is not None and entry.predictions
+                and entry.key == self.image_list.current_key()):
+            self.preview(entry)
+
+    def _on_preview_progress(self, preview, done: int, total: int) -> None:
+        entry = self.entries.get(preview.image_key)
+        if entry is not None:
+            self.statusBar().showMessage(f"Integrated Gradients preview of {entry.name}: "
+                                         f"{done * 100 // max(1, total)}%", MESSAGE_MS)
+
+    def _on_preview_setting(self, name: str) -> None:
+        """Unticking a preview setting stops the previews it asked for (they can take seconds)."""
+        settings = self.settings_panel.settings()
+        if name == "instant_preview" and not settings.instant_preview:
+            self.controller.cancel_previews()
+        elif name == "preview_ig" and not settings.preview_ig:
+            self.controller.cancel_previews("ig")
+
+    def _on_preview_failed(self, preview, method: str, message: str) -> None:
         # Not every model has a convolutional layer (Grad-CAM needs one): no banner, just
-        # no preview for this model from now on.
-        if self.controller.model_info is not None:
-            self._preview_unsupported = self.controller.model_info.generation
+        # no Grad-CAM preview for this model from now on (IG still comes).
+        if self.controller.model_info is None or not method:
+            return  # the image itself failed: its prediction says so
+        self._preview_unsupported[method] = self.controller.model_info.generation
+        if method == "ig":
+            self.statusBar().showMessage(f"No Integrated Gradients preview: {message}", MESSAGE_MS)
 
     def _release_when_drawn(self, job) -> None:
         """Tell the engine it may go on once the new result is on screen (see ExplainJob.shown)."""
@@ -485,6 +529,8 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self.predictions_view.set_entry(entry, self.controller.model_state)
         self.results_view.show_entry(entry)
         self._update_actions()
+        if entry is not None and entry.predictions:
+            self.preview(entry)  # on screen now: its IG preview, if wanted and not there yet
 
     def _redraw_results(self, entry: ImageEntry) -> None:
         """New results for ``entry``: its tabs are updated, and drawn now only if it is on screen."""

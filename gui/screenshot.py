@@ -1,7 +1,7 @@
 """``--screenshot FILE``: wait until the window has nothing left to do, save it, quit.
 
 "Nothing left" means: the model has loaded (and its explainers are warmed up), every image
-has its predictions (or an error), and every job that was started has ended. Then the current tab is rendered, the whole
+has its predictions (or an error), and every job and preview that was started has ended. Then the current tab is rendered, the whole
 window is grabbed to a PNG, and the app exits 0 — or non-zero with one line on stderr when
 the model failed to load or the file could not be written.
 """
@@ -27,7 +27,7 @@ class ScreenshotWhenIdle(QObject):
         self.exit_code: int | None = None
         c = window.controller
         for signal in (c.modelReady, c.modelFailed, c.preparing, c.predictionsReady,
-                       c.predictionFailed, c.jobFinished, c.queueChanged):
+                       c.predictionFailed, c.jobFinished, c.queueChanged, c.previewEnded):
             signal.connect(self._check)
         QTimer.singleShot(TIMEOUT_MS, self._timed_out)
         QTimer.singleShot(0, self._check)
@@ -42,7 +42,8 @@ class ScreenshotWhenIdle(QObject):
             return
         waiting_for_predictions = any(e.predictions is None and e.prediction_error is None
                                       for e in self.window.entries.values())
-        if c.model_state != "ready" or c.warming_up or c.busy or waiting_for_predictions:
+        if (c.model_state != "ready" or c.warming_up or c.busy or c.previews_pending
+                or waiting_for_predictions):
             return
         self.exit_code = -1  # taken; the grab happens after pending drawing events
         QTimer.singleShot(50, self._grab)

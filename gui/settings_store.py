@@ -50,6 +50,7 @@ class ExplainSettings:
     lime_view_features: int = 10
     lime_boundaries: bool = True
     instant_preview: bool = True  # Grad-CAM as soon as the predictions are in
+    preview_ig: bool = True  # ...followed by Integrated Gradients (the IG settings below)
     ig_steps: int = 32
     faithfulness: bool = False  # deletion/insertion scores after each method
     faithfulness_steps: int = GUI_FAITHFULNESS_STEPS

@@ -30,7 +30,7 @@ def resnet(resnet_window, qtbot):
     reset(resnet_window, qtbot)
     resnet_window.settings_panel.apply_overrides(methods="shap,lime", classes=2, shap_max_evals=40,
                                                  shap_batch_size=20, lime_samples=30,
-                                                 lime_segmentation="quickshift")
+                                                 lime_segmentation="quickshift", preview_ig=False)
     return resnet_window
 
 

@@ -74,14 +74,20 @@ def test_preview_ig_and_faithfulness_settings_are_remembered(qtbot, clean_settin
     qtbot.addWidget(panel)
     defaults = panel.settings()
     # Preview on, faithfulness off (it costs (2K+2)(S+1) evaluations per method), 16 steps.
-    assert (defaults.instant_preview, defaults.faithfulness, defaults.faithfulness_steps,
-            defaults.ig_steps) == (True, False, 16, 32)
+    assert (defaults.instant_preview, defaults.preview_ig, defaults.faithfulness,
+            defaults.faithfulness_steps, defaults.ig_steps) == (True, True, False, 16, 32)
     assert panel.widgets["instant_preview"].text() == "Instant preview (Grad-CAM)"
+    assert panel.widgets["preview_ig"].text() == "… with Integrated Gradients"
+    assert "per class" in panel.widgets["preview_ig"].toolTip()
     assert panel.widgets["faithfulness"].text() == "Score faithfulness (deletion/insertion)"
     assert not panel.widgets["faithfulness_steps"].isEnabled()
+    # The IG preview uses the IG settings, even when the methods have no IG.
+    assert panel.widgets["ig_steps"].isEnabled() and panel.widgets["preview_ig"].isEnabled()
+    panel.widgets["preview_ig"].setChecked(False)
     assert not panel.widgets["ig_steps"].isEnabled()
 
     panel.widgets["instant_preview"].setChecked(False)
+    assert not panel.widgets["preview_ig"].isEnabled() and not panel.widgets["ig_steps"].isEnabled()
     panel.widgets["faithfulness"].setChecked(True)
     panel.widgets["faithfulness_steps"].setValue(8)
     methods = panel.widgets["methods"]
@@ -91,10 +97,11 @@ def test_preview_ig_and_faithfulness_settings_are_remembered(qtbot, clean_settin
     again = SettingsPanel()
     qtbot.addWidget(again)
     restored = again.settings()
-    assert (restored.instant_preview, restored.faithfulness, restored.faithfulness_steps,
-            restored.ig_steps, restored.methods) == (False, True, 8, 64, "shap,lime,ig")
+    assert (restored.instant_preview, restored.preview_ig, restored.faithfulness, restored.faithfulness_steps,
+            restored.ig_steps, restored.methods) == (False, False, True, 8, 64, "shap,lime,ig")
     assert restored.method_list == ["shap", "lime", "ig"]
     assert restored.faithfulness_plan() == 8 and restored.ig_params()["steps"] == 64
     assert again.widgets["faithfulness_steps"].isEnabled() and again.widgets["ig_steps"].isEnabled()
     again.restore_defaults()
     assert load_settings().instant_preview is True and load_settings().faithfulness is False
+    assert load_settings().preview_ig is True
