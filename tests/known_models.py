@@ -50,3 +50,20 @@ def positive_share_in_region(attribution: np.ndarray) -> float:
     positive = np.clip(attribution, 0, None)
     total = positive.sum()
     return float(positive[region_mask()].sum() / total) if total > 0 else 0.0
+
+
+def save_conv_model(folder, labels=("left", "right")):
+    """A tiny convolutional classifier (Grad-CAM needs a convolutional layer), 32×32 input,
+    seeded weights, saved as ``folder/conv.keras`` with ``labels.txt`` beside it."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 3))
+    features = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="features")(
+        keras.layers.Rescaling(1 / 255.0)(inputs))
+    outputs = keras.layers.Dense(len(labels), activation="softmax")(
+        keras.layers.GlobalAveragePooling2D()(features))
+    path = folder / "conv.keras"
+    keras.Model(inputs, outputs).save(path)
+    (folder / "labels.txt").write_text("\n".join(labels) + "\n")
+    return path

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
-from gui_helpers import FAST, REGION_LABELS, region_window, reset  # noqa: E402
+from gui_helpers import FAST, REGION_LABELS, window_for_model, reset  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -68,15 +68,15 @@ def image_folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def region_window_session(qapp, region_model_file):
-    with region_window(region_model_file) as window:
+def window_for_model_session(qapp, region_model_file):
+    with window_for_model(region_model_file) as window:
         yield window
 
 
 @pytest.fixture
-def window(region_window_session, qtbot):
+def window(window_for_model_session, qtbot):
     """The known-answer window, model loaded, empty list, fast settings (not saved)."""
-    w = region_window_session
+    w = window_for_model_session
     qtbot.waitUntil(lambda: w.controller.model_state == "ready" and not w.controller.warming_up,
                     timeout=120_000)
     reset(w, qtbot)

@@ -14,14 +14,17 @@ FAST = dict(methods="shap,lime", classes=2, shap_max_evals=120, shap_batch_size=
 
 
 @contextmanager
-def region_window(model_file: Path):
-    """A shown window of its own on the known-answer model (saved with ``labels.txt``)."""
+def window_for_model(model_file: Path, show: bool = True):
+    """A window of its own on a saved test model (with ``labels.txt`` beside it). Windows
+    that are not shown leave the keyboard focus to the shared one that keyboard tests drive;
+    their canvases are built on demand (``ensure_built``), as for export."""
     from gui.engine_requests import ModelRequest
     from gui.main_window import MainWindow
 
     window = MainWindow(ModelRequest(model=str(model_file), labels=str(model_file.with_name("labels.txt"))),
                         restore_layout=False)
-    window.show()
+    if show:
+        window.show()
     window.start()
     try:
         yield window

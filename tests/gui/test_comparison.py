@@ -26,28 +26,12 @@ def _score_texts(canvas) -> list[str]:
 @pytest.fixture(scope="module")
 def conv_window(qapp, tmp_path_factory):
     """A tiny convolutional model (Grad-CAM needs a convolutional layer), in its own window."""
-    import keras
+    from gui_helpers import window_for_model
+    from known_models import save_conv_model
 
-    from gui.engine_requests import ModelRequest
-    from gui.main_window import MainWindow
-
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((32, 32, 3))
-    features = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="features")(
-        keras.layers.Rescaling(1 / 255.0)(inputs))
-    pooled = keras.layers.GlobalAveragePooling2D()(features)
-    outputs = keras.layers.Dense(2, activation="softmax")(pooled)
-    folder = tmp_path_factory.mktemp("conv_model")
-    path = folder / "conv.keras"
-    keras.Model(inputs, outputs).save(path)
-    (folder / "labels.txt").write_text("\n".join(CONV_LABELS) + "\n")
-    window = MainWindow(ModelRequest(model=str(path), labels=str(folder / "labels.txt")),
-                        restore_layout=False)
-    # Never shown: it would take the focus from the shared window that keyboard tests drive.
-    # Its canvases are built on demand (ensure_built), as for export.
-    window.start()
-    yield window
-    window.close()
+    with window_for_model(save_conv_model(tmp_path_factory.mktemp("conv_model"), CONV_LABELS),
+                          show=False) as window:
+        yield window
 
 
 @pytest.fixture

@@ -30,25 +30,12 @@ def ig_calls(monkeypatch):
 @pytest.fixture(scope="module")
 def conv_preview_window(qapp, tmp_path_factory):
     """A tiny convolutional model, so the preview lane has a Grad-CAM step before IG."""
-    import keras
+    from gui_helpers import window_for_model
+    from known_models import save_conv_model
 
-    from gui.engine_requests import ModelRequest
-    from gui.main_window import MainWindow
-
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((32, 32, 3))
-    features = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="features")(
-        keras.layers.Rescaling(1 / 255.0)(inputs))
-    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(features))
-    folder = tmp_path_factory.mktemp("conv_preview_model")
-    path = folder / "conv.keras"
-    keras.Model(inputs, outputs).save(path)
-    (folder / "labels.txt").write_text("left\nright\n")
-    window = MainWindow(ModelRequest(model=str(path), labels=str(folder / "labels.txt")),
-                        restore_layout=False)
-    window.start()  # never shown: the shared window keeps the focus
-    yield window
-    window.close()
+    with window_for_model(save_conv_model(tmp_path_factory.mktemp("conv_preview_model")),
+                          show=False) as window:
+        yield window
 
 
 @pytest.fixture

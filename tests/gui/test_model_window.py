@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from gui_helpers import FAST, REGION_LABELS, assert_canvas_rendered, region_window, reset, wait_until_done
+from gui_helpers import FAST, REGION_LABELS, assert_canvas_rendered, window_for_model, reset, wait_until_done
 from known_models import SIZE, positive_share_in_region
 from PIL import Image
 from PySide6.QtCore import QTimer
@@ -61,7 +61,7 @@ def background_folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model_window(qapp, region_model_file, settings_folder):
     """A window of its own: these tests switch models, which the shared window must not see."""
-    with region_window(region_model_file) as window:
+    with window_for_model(region_model_file) as window:
         yield window
 
 
