@@ -154,9 +154,15 @@ class SettingsPanel(QScrollArea):
         layout.addWidget(defaults, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
         self.setWidget(body)
-        # Wide enough for the form without a horizontal scroll bar, which would hide values.
-        self.setMinimumWidth(body.sizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2)
         self.set_values(load_settings())
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().showEvent(event)
+        # Wide enough for the form without a horizontal scroll bar (which would hide values).
+        # Measured once shown: in the constructor fonts and styles do not apply yet, and the
+        # width came out too narrow, clipping the values on the right.
+        body = self.widget()
+        self.setMinimumWidth(body.sizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2)
 
     # ------------------------------------------------------------------ values
 
