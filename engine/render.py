@@ -107,24 +107,24 @@ def draw_lime(ax, explanation: Explanation, k: int, view: LimeView | None = None
 BEST_MARK = "★ most faithful"
 
 
+CURVE_NAMES = ("deletion", "insertion", "random_deletion", "random_insertion")
+
+
+def _for_class(results: dict, class_index: int):
+    """``(method, result, k)`` for each per-method result (faithfulness, stability) that
+    covers ``class_index``, ``k`` being the class's row in it."""
+    for method, result in (results or {}).items():
+        classes = list(result.get("classes", []))
+        if class_index in classes:
+            yield method, result, classes.index(class_index)
+
+
 def class_scores(metrics: dict, class_index: int) -> dict:
     """``{method: engine.metrics.faithfulness result}`` -> ``{method: scores}`` for one class,
     scores being ``deletion``, ``insertion``, ``random_deletion``, ``random_insertion`` AUCs.
     Methods whose result does not cover the class are left out."""
-    scores = {}
-    for method, result in (metrics or {}).items():
-        classes = list(result.get("classes", []))
-        if class_index not in classes:
-            continue
-        k = classes.index(class_index)
-        scores[method] = {name: float(result[f"{prefix}_auc"][k]) for name, prefix in
-                          (("deletion", "deletion"), ("insertion", "insertion"),
-                           ("random_deletion", "random_deletion"),
-                           ("random_insertion", "random_insertion"))}
-    return scores
-
-
-CURVE_NAMES = ("deletion", "insertion", "random_deletion", "random_insertion")
+    return {method: {name: float(result[f"{name}_auc"][k]) for name in CURVE_NAMES}
+            for method, result, k in _for_class(metrics, class_index)}
 
 
 def class_curves(metrics: dict, class_index: int) -> dict:
@@ -133,13 +133,9 @@ def class_curves(metrics: dict, class_index: int) -> dict:
     ``insertion``, ``random_deletion``, ``random_insertion`` (S + 1,) each. Methods whose
     result does not cover the class, or carries no curves (a JSON summary), are left out."""
     curves = {}
-    for method, result in (metrics or {}).items():
-        classes = list(result.get("classes", []))
-        if class_index not in classes or "fractions" not in result:
+    for method, result, k in _for_class(metrics, class_index):
+        if "fractions" not in result or not all(f"{name}_curves" in result for name in CURVE_NAMES):
             continue
-        if not all(f"{name}_curves" in result for name in CURVE_NAMES):
-            continue
-        k = classes.index(class_index)
         picked = {"fractions": np.asarray(result["fractions"], np.float64)}
         picked.update({name: np.asarray(result[f"{name}_curves"][k], np.float64) for name in CURVE_NAMES})
         curves[method] = picked
@@ -222,14 +218,9 @@ def _curve_key(ax) -> None:
 def class_stability(stability: dict, class_index: int) -> dict:
     """``{method: engine.stability.rerun_stability result}`` -> ``{method: {"spread": (H, W),
     "score": float, "runs": int}}`` for one class; methods not covering it are left out."""
-    picked = {}
-    for method, result in (stability or {}).items():
-        classes = list(result.get("classes", []))
-        if class_index in classes:
-            k = classes.index(class_index)
-            picked[method] = {"spread": np.asarray(result["spread"][k]),
-                              "score": float(result["score"][k]), "runs": int(result["runs"])}
-    return picked
+    return {method: {"spread": np.asarray(result["spread"][k]), "score": float(result["score"][k]),
+                     "runs": int(result["runs"])}
+            for method, result, k in _for_class(stability, class_index)}
 
 
 def method_title(method: str) -> str:
