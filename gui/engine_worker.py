@@ -55,12 +55,26 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+class _Throttle:
+    """When a progress signal is due: at most every ``PROGRESS_INTERVAL_S``, and always on
+    the last step, so the GUI thread is not flooded between model batches."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def due(self, final: bool) -> bool:
+        now = time.monotonic()
+        if final or now - self._last >= PROGRESS_INTERVAL_S:
+            self._last = now
+            return True
+        return False
+
+
 class _JobProgress:
     """Turns per-method ``progress(done, total, stage)`` calls into one bar for the whole job."""
 
     def __init__(self, worker: "EngineWorker", job: ExplainJob):
         self._worker = worker
-        self._job = job
         self.job = job
         self.cancel_reported = False  # jobCancelled already sent (see EngineWorker._report_cancel)
         self._planned = {"shap": int(job.shap.get("max_evals", 500)),
@@ -74,7 +88,7 @@ class _JobProgress:
         self._method_total = 0
         self.done = 0
         self.total = job.planned_evaluations()
-        self._last_emit = 0.0
+        self._throttle = _Throttle()
 
     def start_method(self, method: str) -> None:
         self._offset = self.done
@@ -95,10 +109,8 @@ class _JobProgress:
             self.total += total - self._method_total
             self._method_total = total
         self.done = self._offset + done
-        now = time.monotonic()
-        if now - self._last_emit >= PROGRESS_INTERVAL_S or done >= total:
-            self._last_emit = now
-            self._worker.progress.emit(self._job.job_id, self.done, max(self.total, self.done), stage)
+        if self._throttle.due(done >= total):
+            self._worker.progress.emit(self.job.job_id, self.done, max(self.total, self.done), stage)
         # Between batches is the one safe moment to answer a waiting prediction request.
         self._worker.serve_predictions()
 
@@ -297,14 +309,10 @@ class EngineWorker(QObject):
             if job.cancel.cancelled or job.generation != self._generation:
                 return
             from engine import explain
-            from engine.images import fit_to_model
 
             classifier = self._classifier
             try:
-                image = fit_to_model(job.image, classifier.input_size)
-                probabilities = classifier.predict(image[None])[0]
-                count = max(1, min(job.classes, classifier.num_classes))
-                targets = [p.index for p in classifier.top_k(probabilities, count)]
+                image, _, targets = self._top_classes(job.image, job.classes)
             except Exception as exc:  # noqa: BLE001 - the image's prediction reports it already
                 self.previewFailed.emit(job.job_id, "", one_line(exc))
                 return
@@ -335,12 +343,10 @@ class EngineWorker(QObject):
             from engine import explain
             from engine.explain.integrated_gradients import IntegratedGradientsParams
 
-            last = [0.0]
+            throttle = _Throttle()
 
             def between_batches(done: int, total: int, stage: str) -> None:
-                now = time.monotonic()
-                if now - last[0] >= PROGRESS_INTERVAL_S or done >= total:
-                    last[0] = now
+                if throttle.due(done >= total):
                     self.previewProgress.emit(job.job_id, done, total)
                 # IG takes seconds: predictions and newer images' Grad-CAM go in between.
                 if self._running is not None and self._running.job.cancel.cancelled:
@@ -362,6 +368,17 @@ class EngineWorker(QObject):
             self._wait_until_shown(job)
         finally:
             self.previewEnded.emit(job.job_id)
+
+    def _top_classes(self, raw, classes: int):
+        """``(image, probabilities, targets)``: the image fitted to the model, the model's
+        probabilities for it, and its top ``classes`` (at least one, at most all it has)."""
+        from engine.images import fit_to_model
+
+        classifier = self._classifier
+        image = fit_to_model(raw, classifier.input_size)
+        probabilities = classifier.predict(image[None])[0]
+        count = max(1, min(classes, classifier.num_classes))
+        return image, probabilities, [p.index for p in classifier.top_k(probabilities, count)]
 
     def _keep_preview(self, image_key: int, result) -> None:
         """Kept for a later job of the same image: scored (Grad-CAM) or reused (IG)."""
@@ -431,20 +448,16 @@ class EngineWorker(QObject):
             from engine.explain.integrated_gradients import IntegratedGradientsParams
             from engine.explain.lime_image import LimeParams
             from engine.explain.shap_partition import ShapParams
-            from engine.images import fit_to_model
 
             classifier = self._classifier
             params = {"shap": ShapParams(**job.shap), "lime": LimeParams(**job.lime),
                       "ig": IntegratedGradientsParams(**job.ig), "gradcam": None}
             if "shap-gradient" in job.methods:
                 params["shap-gradient"] = self._background_params(job, tracker)
-            image = fit_to_model(job.image, classifier.input_size)
-            probabilities = classifier.predict(image[None])[0]
+            image, probabilities, targets = self._top_classes(job.image, job.classes)
             # The job predicts anyway; sharing it means the panel never waits on a job.
             self.predicted.emit(job.image_key, self._generation,
                                 classifier.top_k(probabilities, min(PREDICTION_COUNT, classifier.num_classes)))
-            count = max(1, min(job.classes, classifier.num_classes))
-            targets = [p.index for p in classifier.top_k(probabilities, count)]
             if job.faithfulness_steps > 0 and "gradcam" not in job.methods:
                 self._score_preview(job, tracker, image, classifier, targets)
             for method in job.methods:
@@ -565,12 +578,10 @@ class EngineWorker(QObject):
             self.evaluationFailed.emit(job.job_id, "the model is not loaded")
             return
         self.evaluationStarted.emit(job.job_id)
-        last = [0.0]
+        throttle = _Throttle()
 
         def progress(done: int, total: int, stage: str) -> None:
-            now = time.monotonic()
-            if now - last[0] >= PROGRESS_INTERVAL_S or done >= total:
-                last[0] = now
+            if throttle.due(done >= total):
                 self.evaluationProgress.emit(job.job_id, done, total)
             self.serve_predictions()  # dropped images still get their predictions at once
 
@@ -594,12 +605,10 @@ class EngineWorker(QObject):
     @Slot(object)
     def download_weights(self, cancel) -> None:
         """Runs here, not in the GUI thread: the file is ~100 MB."""
-        last = [0.0]
+        throttle = _Throttle()
 
         def progress(done: int, total: int, stage: str) -> None:
-            now = time.monotonic()
-            if now - last[0] >= PROGRESS_INTERVAL_S or (total and done >= total):
-                last[0] = now
+            if throttle.due(bool(total) and done >= total):
                 self.downloadProgress.emit(done, total)
 
         try:
