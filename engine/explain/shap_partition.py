@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from engine.explain import telea
 from engine.explain.common import checked_inputs, make_explanation
 from engine.explain.guard import GuardedPredict
 from engine.explain.parallel import pool
@@ -103,12 +104,21 @@ class _ParallelMaskedModel:
         # so threads never race on that cache. Same formula, same pixels.
         self._blurred = (cv2.blur(image, masker.blur_kernel).ravel()
                          if masker.blur_kernel is not None else None)
+        # Telea inpainting: the same pixels as shap's cv2.inpaint call, in less time.
+        self._telea = masker.mask_value == "inpaint_telea" and image.dtype == np.uint8 \
+            and image.ndim == 3 and image.shape[2] == 3
+        if self._telea:
+            telea.warm_up()
 
     def _masked_image(self, mask: np.ndarray) -> np.ndarray:
         if self._blurred is not None:
             out = self._flat.copy()
             out[~mask] = self._blurred[~mask]
             return out
+        if self._telea:
+            out = telea.shap_masked_image(self._image, mask)
+            if out is not None:
+                return out
         return self._masker(mask, self._flat)[0].reshape(-1)
 
     def __call__(self, masks: np.ndarray) -> np.ndarray:
