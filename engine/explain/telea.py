@@ -278,39 +278,30 @@ def _march(flags, t, out, band, disk, inv_dist):
                 w = abs(inv_dist[n] * lev * direction)
                 lm = l - 1 + (1 if l == 1 else 0)
                 lp = l - 1 - (1 if l == cols - 2 else 0)
-                # OpenCV's image gradient, its scale factors included: which pixels
-                # differ depends on which neighbours are known.
-                right = flags[k, l + 1] != INSIDE
-                left = flags[k, l - 1] != INSIDE
-                xa, xb, xs = lp + 1, lm - 1, f32(2.0)
-                if right and not left:
-                    xb, xs = lm, f32(1.0)
-                elif left and not right:
-                    xa, xs = lp, f32(1.0)
-                elif not right:
-                    xs = f32(0.0)
-                below = flags[k + 1, l] != INSIDE
-                above = flags[k - 1, l] != INSIDE
-                ya, yb, ys = kp + 1, km - 1, f32(2.0)
-                if below and not above:
-                    yb, ys = km, f32(1.0)
-                elif above and not below:
-                    ya, ys = kp, f32(1.0)
-                elif not below:
-                    ys = f32(0.0)
+                # OpenCV's image gradient, its scale factors included: a central difference
+                # (x2) when both neighbours are known, a one-sided one when one is, else 0.
+                # Written without branches (the front makes them unpredictable); a gradient
+                # of 0 only ever differs from OpenCV's in the sign of a zero, which no filled
+                # value can show.
+                right = np.int64(flags[k, l + 1] != INSIDE)
+                left = np.int64(flags[k, l - 1] != INSIDE)
+                xa = lp + right
+                xb = lm - left
+                xs = f32(right + left)
+                below = np.int64(flags[k + 1, l] != INSIDE)
+                above = np.int64(flags[k - 1, l] != INSIDE)
+                ya = kp + below
+                yb = km - above
+                ys = f32(below + above)
                 px = k - 1
                 py = l - 1
                 # Channel 0, 1, 2 written out: the sums stay in registers.
-                gx0 = gx1 = gx2 = f32(0.0)
-                if xs != 0.0:
-                    gx0 = f32(np.int32(out[km, xa, 0]) - np.int32(out[km, xb, 0])) * xs
-                    gx1 = f32(np.int32(out[km, xa, 1]) - np.int32(out[km, xb, 1])) * xs
-                    gx2 = f32(np.int32(out[km, xa, 2]) - np.int32(out[km, xb, 2])) * xs
-                gy0 = gy1 = gy2 = f32(0.0)
-                if ys != 0.0:
-                    gy0 = f32(np.int32(out[ya, lm, 0]) - np.int32(out[yb, lm, 0])) * ys
-                    gy1 = f32(np.int32(out[ya, lm, 1]) - np.int32(out[yb, lm, 1])) * ys
-                    gy2 = f32(np.int32(out[ya, lm, 2]) - np.int32(out[yb, lm, 2])) * ys
+                gx0 = f32(np.int32(out[km, xa, 0]) - np.int32(out[km, xb, 0])) * xs
+                gx1 = f32(np.int32(out[km, xa, 1]) - np.int32(out[km, xb, 1])) * xs
+                gx2 = f32(np.int32(out[km, xa, 2]) - np.int32(out[km, xb, 2])) * xs
+                gy0 = f32(np.int32(out[ya, lm, 0]) - np.int32(out[yb, lm, 0])) * ys
+                gy1 = f32(np.int32(out[ya, lm, 1]) - np.int32(out[yb, lm, 1])) * ys
+                gy2 = f32(np.int32(out[ya, lm, 2]) - np.int32(out[yb, lm, 2])) * ys
                 ia0 += w * f32(out[px, py, 0])
                 ia1 += w * f32(out[px, py, 1])
                 ia2 += w * f32(out[px, py, 2])
