@@ -18,7 +18,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from engine.explain import telea
 from engine.explain.common import checked_inputs, make_explanation
 from engine.explain.guard import GuardedPredict
 from engine.explain.parallel import pool
@@ -108,7 +107,10 @@ class _ParallelMaskedModel:
         self._telea = masker.mask_value == "inpaint_telea" and image.dtype == np.uint8 \
             and image.ndim == 3 and image.shape[2] == 3
         if self._telea:
+            from engine.explain import telea  # numba: imported on first use, not at start-up
+
             telea.warm_up()
+            self._fill = telea.shap_masked_image
 
     def _masked_image(self, mask: np.ndarray) -> np.ndarray:
         if self._blurred is not None:
@@ -116,7 +118,7 @@ class _ParallelMaskedModel:
             out[~mask] = self._blurred[~mask]
             return out
         if self._telea:
-            out = telea.shap_masked_image(self._image, mask)
+            out = self._fill(self._image, mask)
             if out is not None:
                 return out
         return self._masker(mask, self._flat)[0].reshape(-1)
