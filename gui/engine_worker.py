@@ -35,9 +35,9 @@ from gui.model_background_cache import BackgroundCache
 PROGRESS_INTERVAL_S = 0.08  # at most ~12 progress signals a second reach the GUI
 RESULT_HANDOFF_S = 1.0  # the longest the engine waits for the GUI to draw a result
 PREVIEWS_KEPT = 32  # images whose previews are kept for a later job (a few tens of MB at most)
-# Smaller than IG's default batch: the lane answers predictions and newer Grad-CAM previews
-# between batches, so a batch is the longest anything waits (under a second on ResNet-50).
-PREVIEW_IG_BATCH = 8
+# The IG preview answers predictions and newer Grad-CAM previews between its gradient
+# batches, so one batch is the longest they wait: batches are sized to take about this long.
+PREVIEW_BATCH_S = 0.3
 
 
 def one_line(exc: BaseException) -> str:
@@ -68,6 +68,35 @@ class _Throttle:
             self._last = now
             return True
         return False
+
+
+class _BatchPacer:
+    """Sizes the IG preview's gradient batches to take about ``PREVIEW_BATCH_S`` each, from
+    the seconds per row its earlier batches took (2 rows until it has timed one): a dropped
+    image's predictions then wait a fraction of a second, on a laptop CPU as on a GPU."""
+
+    FIRST, MOST = 2, 32
+
+    def __init__(self) -> None:
+        self._row_s: float | None = None
+        self._since = 0.0
+        self._rows_before = 0
+
+    def batch_size(self) -> int:
+        if self._row_s is None:
+            return self.FIRST
+        return max(1, min(self.MOST, int(PREVIEW_BATCH_S / self._row_s)))
+
+    def resume(self, done: int) -> None:
+        """The clock starts (again) for the rows after ``done``."""
+        self._since = time.monotonic()
+        self._rows_before = done
+
+    def batch_done(self, done: int) -> None:
+        rows = done - self._rows_before
+        if rows > 0:
+            sample = (time.monotonic() - self._since) / rows
+            self._row_s = sample if self._row_s is None else 0.5 * (self._row_s + sample)
 
 
 class _JobProgress:
@@ -160,6 +189,7 @@ class EngineWorker(QObject):
         self._serving = False  # True while a preview runs (no nesting)
         self._running: _JobProgress | None = None  # the job this thread is inside, if any
         self._warming = False  # True during the warm-up: IG previews wait until it has traced IG
+        self._ig_pacer = _BatchPacer()
         # Set from the GUI thread when the app closes: cuts the warm-up short between batches.
         self._stopping = CancelToken()
 
@@ -197,6 +227,7 @@ class EngineWorker(QObject):
         self._classifier, self._info = classifier, info
         self._background.clear()
         self._preview_results.clear()  # previews of the old model
+        self._ig_pacer = _BatchPacer()  # a new model has its own speed
         del previous  # the warm-up below takes seconds: let the old model go now
         self.modelLoaded.emit(info)
         self.serve_predictions()
@@ -344,8 +375,10 @@ class EngineWorker(QObject):
             from engine.explain.integrated_gradients import IntegratedGradientsParams
 
             throttle = _Throttle()
+            pacer = self._ig_pacer
 
             def between_batches(done: int, total: int, stage: str) -> None:
+                pacer.batch_done(done)
                 if throttle.due(done >= total):
                     self.previewProgress.emit(job.job_id, done, total)
                 # IG takes seconds: predictions and newer images' Grad-CAM go in between.
@@ -353,8 +386,10 @@ class EngineWorker(QObject):
                     self._report_cancel(self._running)
                 self._serve_predictions()
                 self._serve_quick_previews()
+                pacer.resume(done)  # time spent serving others is not the gradient's
 
-            params = IntegratedGradientsParams(**{"batch_size": PREVIEW_IG_BATCH, **job.ig})
+            params = IntegratedGradientsParams(**{**job.ig, "batch_size": pacer.batch_size()})
+            pacer.resume(0)
             try:
                 result = explain.run("ig", image, self._classifier, targets, params,
                                      progress=between_batches, cancel=job.cancel)
