@@ -207,6 +207,10 @@ class EngineController(QObject):
     def previews_pending(self) -> bool:
         return bool(self._previews)
 
+    def previews_pending_for(self, method: str) -> bool:
+        """True while a waiting or running preview will compute ``method``."""
+        return any(method in p.methods for p in self._previews.values())
+
     def cancel_preview(self, image_key: int) -> None:
         for job in [p for p in self._previews.values() if p.image_key == image_key]:
             job.cancel.cancel()

@@ -281,10 +281,15 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         return self.controller.submit_preview(entry.key, entry.image, settings.classes, gradcam=gradcam, ig=ig)
 
     def cancel_current(self) -> None:
+        """Esc stops whatever runs on the engine: the job, else the evaluation, else the
+        Integrated Gradients preview (seconds of work the person may not want)."""
         if self.controller.cancel_current():
             self.statusBar().showMessage("Cancelling…", MESSAGE_MS)
-        else:
-            self.cancel_evaluation()  # Esc stops whatever runs on the engine
+        elif not self.cancel_evaluation() and self.controller.previews_pending_for("ig"):
+            self.controller.cancel_previews("ig")
+            self.statusBar().showMessage("Integrated Gradients preview stopped; select the image to run it again",
+                                         MESSAGE_MS)
+            self._update_actions()
 
     # ================================================================== engine signals
 
@@ -412,6 +417,8 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
     def _on_preview_ended(self, preview) -> None:
         # An image that came on screen while its Grad-CAM-only preview was still queued gets
         # its IG now (only after such a preview: never a second try of the same one).
+        if preview.ig is not None:
+            self._update_actions()  # Esc no longer has this preview to stop
         entry = self.entries.get(preview.image_key)
         if (preview.ig is None and entry is not None and entry.predictions
                 and entry.key == self.image_list.current_key()):
@@ -421,7 +428,9 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         entry = self.entries.get(preview.image_key)
         if entry is not None:
             self.statusBar().showMessage(f"Integrated Gradients preview of {entry.name}: "
-                                         f"{done * 100 // max(1, total)}%", MESSAGE_MS)
+                                         f"{done * 100 // max(1, total)}% (Esc stops it)", MESSAGE_MS)
+        if not self.cancel_action.isEnabled():
+            self._update_actions()
 
     def _on_preview_setting(self, name: str) -> None:
         """Unticking a preview setting stops the previews it asked for (they can take seconds)."""
@@ -559,7 +568,8 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self.remove_action.setEnabled(entry is not None)
         self.clear_action.setEnabled(bool(self.entries))
         self.cancel_action.setEnabled(self.controller.running_job is not None
-                                      or self.controller.evaluation is not None)
+                                      or self.controller.evaluation is not None
+                                      or self.controller.previews_pending_for("ig"))
         self.cancel_all_action.setEnabled(self.controller.busy)
         self.export_figure_action.setEnabled(has_results)
         self.export_maps_action.setEnabled(has_results)

@@ -47,7 +47,8 @@ class WindowChrome:
         self.explain_all_action = self._action("Explain &all", self.explain_all, "Ctrl+Shift+E",
                                                "Queue every image")
         self.cancel_action = self._action("&Cancel", self.cancel_current, "Esc",
-                                          "Stop the running explanation")
+                                          "Stop the running explanation (else the evaluation, "
+                                          "else the Integrated Gradients preview)")
         self.cancel_all_action = self._action("Cancel a&ll", self.controller.cancel_all, None,
                                               "Stop the running explanation and empty the queue")
         self.next_tab_action = self._action("&Next class tab", lambda: self.results_view.step_tab(1),

@@ -204,3 +204,24 @@ def test_predictions_are_answered_while_an_ig_preview_runs(window, qtbot, image_
     assert window.controller.preview_pending(first.key, "ig") and "ig" not in first.results
     window.controller.cancel_preview(first.key)
     assert "ig" not in first.results
+
+
+def test_escape_stops_an_ig_preview_when_nothing_else_runs(window, qtbot, image_folder):
+    window.settings_panel.apply_overrides(preview_ig=True, ig_steps=4096)
+    try:
+        (entry,) = window.add_paths([image_folder / "region.png"])
+        assert window.controller.running_job is None and window.controller.evaluation is None
+        with qtbot.waitSignal(window.controller.previewProgress, timeout=30_000):
+            pass  # the IG preview has begun
+        assert window.cancel_action.isEnabled() and window.cancel_action.shortcut().toString() == "Esc"
+        window.cancel_action.trigger()
+        assert not window.controller.previews_pending_for("ig")
+        assert not window.cancel_action.isEnabled()
+        assert "stopped" in window.statusBar().currentMessage()
+        qtbot.wait(500)  # a batch in flight may end; its result must not land
+        assert "ig" not in entry.results
+        # Selecting the image again asks for its IG again.
+        assert window.preview(entry) is not None and window.controller.previews_pending_for("ig")
+        window.controller.cancel_preview(entry.key)
+    finally:
+        window.settings_panel.apply_overrides(ig_steps=32)
