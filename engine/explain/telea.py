@@ -121,9 +121,27 @@ def _pop(keys, size):
 
 
 @jit
-def _queue(capacity):
-    return (np.empty(capacity, np.uint64), np.empty(capacity, np.int64),
-            np.empty(1, np.float32))
+def _queue_from(band, capacity):
+    """A queue holding the narrow band's pixels, all at time 0, in raster order."""
+    keys = np.empty(capacity, np.uint64)
+    cells = np.empty(capacity, np.int64)
+    bits = np.empty(1, np.float32)
+    size = 0
+    for n in range(band.size):
+        size = _push(keys, cells, bits, size, n, band[n], f32(0.0))
+    return keys, cells, bits, size
+
+
+@jit
+def _neighbour(ii, jj, q):
+    """The q-th 4-neighbour of (ii, jj), in OpenCV's order: above, left, below, right."""
+    if q == 0:
+        return ii - 1, jj
+    if q == 1:
+        return ii, jj - 1
+    if q == 2:
+        return ii + 1, jj
+    return ii, jj + 1
 
 # -- fast marching --------------------------------------------------------------------------
 
@@ -159,26 +177,14 @@ def _arrival(i, j, flags, t):
 @jit
 def _outside_distances(flags, t, band, rows, cols):
     """Distances from the mask outward over the ring the weights read, stored negative."""
-    keys, cells, bits = _queue(flags.size)
-    size = 0
-    seq = 0
-    for n in range(band.size):
-        size = _push(keys, cells, bits, size, seq, band[n], f32(0.0))
-        seq += 1
+    keys, cells, bits, size = _queue_from(band, flags.size)
+    seq = size
     while size > 0:
         number, size = _pop(keys, size)
         ii, jj = divmod(cells[number], cols)
         flags[ii, jj] = CHANGE
         for q in range(4):
-            i, j = ii, jj
-            if q == 0:
-                i = ii - 1
-            elif q == 1:
-                j = jj - 1
-            elif q == 2:
-                i = ii + 1
-            else:
-                j = jj + 1
+            i, j = _neighbour(ii, jj, q)
             if i <= 0 or j <= 0 or i > rows or j > cols:
                 continue
             if flags[i, j] == INSIDE:
@@ -209,26 +215,14 @@ def _pixel(ia, jx, jy, s):
 @jit
 def _march(flags, t, out, band, disk, inv_dist):
     rows, cols = flags.shape
-    keys, cells, bits = _queue(flags.size)
-    size = 0
-    seq = 0
-    for n in range(band.size):
-        size = _push(keys, cells, bits, size, seq, band[n], f32(0.0))
-        seq += 1
+    keys, cells, bits, size = _queue_from(band, flags.size)
+    seq = size
     while size > 0:
         number, size = _pop(keys, size)
         ii, jj = divmod(cells[number], cols)
         flags[ii, jj] = KNOWN
         for q in range(4):
-            i, j = ii, jj
-            if q == 0:
-                i = ii - 1
-            elif q == 1:
-                j = jj - 1
-            elif q == 2:
-                i = ii + 1
-            else:
-                j = jj + 1
+            i, j = _neighbour(ii, jj, q)
             if i <= 0 or j <= 0 or i > rows - 1 or j > cols - 1:
                 continue
             if flags[i, j] != INSIDE:
