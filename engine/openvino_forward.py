@@ -36,13 +36,10 @@ class OpenVinoUnavailable(Exception):
 
 
 def cache_dir() -> Path:
-    """Where converted networks are kept: ``IMAGE_EXPLAINER_CACHE`` or the user cache folder."""
-    configured = os.environ.get("IMAGE_EXPLAINER_CACHE")
-    if configured:
-        return Path(configured).expanduser() / "openvino"
-    import platformdirs
+    """Where converted networks are kept: the app's cache folder (see ``user_cache_dir``)."""
+    from engine.runtime import user_cache_dir
 
-    return Path(platformdirs.user_cache_dir("image-explainer", appauthor=False)) / "openvino"
+    return user_cache_dir() / "openvino"
 
 
 def openvino_forward(model, preprocess_mode: str, folder: Path | None = None,

@@ -15,6 +15,17 @@ from pathlib import Path
 from engine.resources import is_frozen
 
 
+def user_cache_dir() -> Path:
+    """The app's cache folder (converted networks, compiled kernels): ``IMAGE_EXPLAINER_CACHE``,
+    else the user's cache folder. Kept across runs, unlike a temporary folder."""
+    configured = os.environ.get("IMAGE_EXPLAINER_CACHE")
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("image-explainer", appauthor=False))
+
+
 def prepare_environment() -> None:
     # shap and lime draw tqdm bars on stderr; the app reports progress itself.
     os.environ.setdefault("TQDM_DISABLE", "1")
@@ -36,9 +47,20 @@ def _prepare_frozen() -> None:
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
-    cache = Path(tempfile.gettempdir()) / "image-explainer-cache"
+    # Kept in the user's cache folder, so numba compiles the inpainting kernel once, not at
+    # every launch (~8 s); a temporary folder when that one cannot be written.
     for variable, folder in (("MPLCONFIGDIR", "matplotlib"), ("NUMBA_CACHE_DIR", "numba")):
         if variable not in os.environ:
-            path = cache / folder
+            os.environ[variable] = str(_writable_folder(folder))
+
+
+def _writable_folder(name: str) -> Path:
+    for base in (user_cache_dir(), Path(tempfile.gettempdir()) / "image-explainer-cache"):
+        path = base / name
+        try:
             path.mkdir(parents=True, exist_ok=True)
-            os.environ[variable] = str(path)
+        except OSError:
+            continue
+        if os.access(path, os.W_OK):
+            return path
+    return Path(tempfile.mkdtemp(prefix=f"image-explainer-{name}-"))

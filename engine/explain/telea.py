@@ -18,9 +18,9 @@ goes to ``cv2.inpaint``.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
-import sys
 import threading
 
 import numba
@@ -30,10 +30,17 @@ KNOWN, BAND, INSIDE, CHANGE = 0, 1, 2, 3
 RADIUS = 3
 _FAR = np.float32(1.0e6)
 f32 = np.float32
-# Compiled code is cached beside this file; a frozen app has no source file to key the cache
-# on, so it compiles once per launch (at warm-up).
-jit = numba.njit(cache=os.path.isfile(__file__) and not getattr(sys, "frozen", False),
-                 nogil=True, fastmath=False)
+
+
+def _source_file() -> str:
+    """The file numba keys its disk cache on: this module's source, as its functions name it."""
+    return inspect.getfile(_source_file)
+
+
+# Compiled once, then loaded from numba's disk cache (~0.3 s instead of ~8). The frozen app
+# ships this source beside its archive (build.spec) so it caches too; without the source,
+# numba could not cache and would refuse, so then it compiles once per process.
+jit = numba.njit(cache=os.path.isfile(_source_file()), nogil=True, fastmath=False)
 
 
 def inpaint(image: np.ndarray, mask: np.ndarray, radius: int = RADIUS) -> np.ndarray:
