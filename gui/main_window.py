@@ -417,10 +417,12 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
     def _on_preview_ended(self, preview) -> None:
         # An image that came on screen while its Grad-CAM-only preview was still queued gets
         # its IG now (only after such a preview: never a second try of the same one).
+        entry = self.entries.get(preview.image_key)
+        stopped = preview.cancel.cancelled
         if preview.ig is not None:
             self._update_actions()  # Esc no longer has this preview to stop
-        entry = self.entries.get(preview.image_key)
-        if (preview.ig is None and entry is not None and entry.predictions
+            self.progress_panel.preview_ended(entry.name if entry else "", stopped=stopped)
+        if (preview.ig is None and not stopped and entry is not None and entry.predictions
                 and entry.key == self.image_list.current_key()):
             self.preview(entry)
 
@@ -429,6 +431,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         if entry is not None:
             self.statusBar().showMessage(f"Integrated Gradients preview of {entry.name}: "
                                          f"{done * 100 // max(1, total)}% (Esc stops it)", MESSAGE_MS)
+            self.progress_panel.preview_progress(entry.name, done, total)
         if not self.cancel_action.isEnabled():
             self._update_actions()
 

@@ -55,6 +55,7 @@ class ProgressPanel(QFrame):
         layout.addWidget(self.queue)
         layout.addWidget(self.cancel)
         self._job_id: int | None = None
+        self._previewing = False
 
     def job_started(self, job: ExplainJob, name: str) -> None:
         self._job_id = job.job_id
@@ -90,6 +91,28 @@ class ProgressPanel(QFrame):
         if job.state == "done":
             self.bar.setValue(self.bar.maximum())
         self.eta.setText(message if job.state == "failed" else "")
+
+    def preview_progress(self, name: str, done: int, total: int) -> None:
+        """An Integrated Gradients preview's progress, shown while no job runs (a job's bar
+        comes first); Cancel stops the preview then."""
+        if self.running:
+            return
+        self._previewing = True
+        self.title.setText(f"Previewing <b>{_escape(name)}</b>")
+        self.bar.setRange(0, max(1, total))
+        self.bar.setValue(min(done, total))
+        self.bar.setFormat("Integrated Gradients  %v / %m gradient rows")
+        self.eta.setText("")
+        self.cancel.setEnabled(True)
+
+    def preview_ended(self, name: str, stopped: bool = False) -> None:
+        if self.running or not self._previewing:
+            return
+        self._previewing = False
+        self.title.setText(f"Preview {'stopped' if stopped else 'ready'}: <b>{_escape(name)}</b>")
+        self.bar.setFormat("")
+        self.bar.setValue(self.bar.minimum() if stopped else self.bar.maximum())
+        self.cancel.setEnabled(False)
 
     def set_queue(self, names: list[str]) -> None:
         if not names:
