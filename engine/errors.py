@@ -1,6 +1,13 @@
 """Errors the engine raises for problems a user can fix; each message is one clear line."""
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's first line, or its type's name when it has no message: library errors
+    quoted inside the engine's own one-line messages."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 class EngineError(Exception):
     """A problem with the user's input or setup (not a bug). ``str(err)`` is shown as-is."""
 

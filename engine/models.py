@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import ModelError, UntrustedModelError
+from engine.errors import ModelError, UntrustedModelError, first_line
 from engine.jobs import Prediction
 from engine.preprocess import PREPROCESS_MODES
 
@@ -90,7 +90,7 @@ class Classifier:
         try:
             out = self._forward(x)
         except Exception as exc:  # shape mismatches and backend failures become one clear line
-            raise ModelError(f"{self.name}: the model failed to run: {_one_line(exc)}") from exc
+            raise ModelError(f"{self.name}: the model failed to run: {first_line(exc)}") from exc
         if not self.outputs_probabilities:
             out = _softmax(out)
         return out
@@ -175,7 +175,7 @@ def _load_resnet50(spec: ModelSpec) -> Classifier:
             model.load_weights(str(weights_file))
         except Exception as exc:
             raise ModelError(
-                f"{Path(weights_file).name}: not a ResNet-50 ImageNet weights file ({_one_line(exc)})"
+                f"{Path(weights_file).name}: not a ResNet-50 ImageNet weights file ({first_line(exc)})"
             ) from exc
     names = read_labels(spec.labels, 1000) if spec.labels else imagenet_class_names()
     classifier = Classifier(model, "ResNet-50", names, spec.preprocess or "caffe",
@@ -201,12 +201,12 @@ def _load_user_model(spec: ModelSpec) -> Classifier:
     try:
         model = keras.saving.load_model(str(path), compile=False, safe_mode=not spec.trust)
     except ValueError as exc:
-        message = _one_line(exc)
+        message = first_line(exc)
         if "lambda" in message.lower() or "safe_mode" in message:
             raise UntrustedModelError(_code_refusal(path.name)) from exc
         raise ModelError(f"{path.name}: cannot load model: {message}") from exc
     except Exception as exc:
-        raise ModelError(f"{path.name}: cannot load model: {_one_line(exc)}") from exc
+        raise ModelError(f"{path.name}: cannot load model: {first_line(exc)}") from exc
     if len(getattr(model, "inputs", None) or [None]) != 1:
         raise ModelError(f"{path.name}: expected one image input, the model has {len(model.inputs)}")
     _check_image_input(path.name, model.input_shape, spec)
@@ -241,7 +241,7 @@ def _load_saved_model(spec: ModelSpec, path: Path) -> Classifier:
             layer = keras.layers.TFSMLayer(str(path), call_endpoint=endpoint, name="saved_model")
             break
         except Exception as exc:  # wrong endpoint name, unreadable folder
-            errors.append(_one_line(exc))
+            errors.append(first_line(exc))
     if layer is None:
         raise ModelError(f"{name}: cannot load the SavedModel: {errors[0]}")
     function = layer.call_endpoint_fn
@@ -320,7 +320,7 @@ def _probes_as_probabilities(model) -> bool:
     try:
         scores = np.asarray(model(probes, training=False))
     except Exception as exc:
-        raise ModelError(f"{model.name}: the model failed to run: {_one_line(exc)}") from exc
+        raise ModelError(f"{model.name}: the model failed to run: {first_line(exc)}") from exc
     return bool(np.all(np.isfinite(scores)) and scores.min() >= -1e-6 and scores.max() <= 1 + 1e-6)
 
 
@@ -351,7 +351,7 @@ def read_labels(path: str | Path, expected: int | None = None) -> list[str]:
     except FileNotFoundError:
         raise ModelError(f"{path.name}: labels file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path.name}: cannot read labels: {_one_line(exc)}") from exc
+        raise ModelError(f"{path.name}: cannot read labels: {first_line(exc)}") from exc
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)
@@ -404,7 +404,7 @@ def _read_model_config(path: Path) -> str | None:
             config = h5.attrs.get("model_config")
             return config.decode() if isinstance(config, bytes) else config
     except Exception as exc:
-        raise ModelError(f"{path.name}: not a readable Keras model file ({_one_line(exc)})") from exc
+        raise ModelError(f"{path.name}: not a readable Keras model file ({first_line(exc)})") from exc
 
 
 def _code_refusal(name: str) -> str:
@@ -427,8 +427,3 @@ def _import_keras():
     from engine.backend import import_keras
 
     return import_keras()
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.errors import first_line
+
 CACHE_FORMAT = "1"  # bump when what is cached (or how it is built) changes
 # Largest |OpenVINO - Keras| on the probe batch, relative to the output's scale. Float32
 # arithmetic in another order differs by ~1e-5 here (as TensorFlow and JAX do).
@@ -60,7 +62,7 @@ def openvino_forward(model, preprocess_mode: str, folder: Path | None = None,
             "PERFORMANCE_HINT": "LATENCY",  # one request, every core: what batched calls want
         })
     except Exception as exc:  # noqa: BLE001 - any failure means "use Keras"
-        raise OpenVinoUnavailable(f"could not compile the model ({_one_line(exc)})") from exc
+        raise OpenVinoUnavailable(f"could not compile the model ({first_line(exc)})") from exc
     forward = _Forward(compiled)
     _check_against(forward, model, preprocess_mode, BFLOAT16_TOLERANCE if approximate else TOLERANCE)
     return forward
@@ -150,7 +152,7 @@ def _convert(ov, model, preprocess_mode: str):
     try:
         return ov.convert_model(function.get_concrete_function())
     except Exception as exc:  # noqa: BLE001
-        raise OpenVinoUnavailable(f"could not convert the model ({_one_line(exc)})") from exc
+        raise OpenVinoUnavailable(f"could not convert the model ({first_line(exc)})") from exc
 
 
 def _save(ov, network, xml: Path, weights: Path) -> None:
@@ -177,7 +179,7 @@ def _check_against(forward, model, preprocess_mode: str, tolerance: float) -> No
     try:
         got = forward(probes)
     except Exception as exc:  # noqa: BLE001
-        raise OpenVinoUnavailable(f"the converted model failed to run ({_one_line(exc)})") from exc
+        raise OpenVinoUnavailable(f"the converted model failed to run ({first_line(exc)})") from exc
     scale = max(1.0, float(np.abs(expected).max()))
     difference = float(np.abs(got - expected).max()) if got.shape == expected.shape else np.inf
     if not difference <= tolerance * scale:
@@ -203,8 +205,3 @@ def _import_openvino():
     except ImportError as exc:
         raise OpenVinoUnavailable("OpenVINO is not installed") from exc
     return ov
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
