@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
-from gui_helpers import FAST, REGION_LABELS, window_for_model, reset  # noqa: E402
+from gui_helpers import FAST, REGION_LABELS, reset, wait_until_ready, window_for_model  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -77,8 +77,7 @@ def window_for_model_session(qapp, region_model_file):
 def window(window_for_model_session, qtbot):
     """The known-answer window, model loaded, empty list, fast settings (not saved)."""
     w = window_for_model_session
-    qtbot.waitUntil(lambda: w.controller.model_state == "ready" and not w.controller.warming_up,
-                    timeout=120_000)
+    wait_until_ready(qtbot, w)
     reset(w, qtbot)
     w.settings_panel.apply_overrides(**FAST)
     yield w

@@ -33,6 +33,12 @@ def window_for_model(model_file: Path, show: bool = True):
     assert not window.controller.thread.isRunning()
 
 
+def wait_until_ready(qtbot, window, timeout=120_000) -> None:
+    """Until the window's model is loaded and its explainers have warmed up."""
+    controller = window.controller
+    qtbot.waitUntil(lambda: controller.model_state == "ready" and not controller.warming_up, timeout=timeout)
+
+
 def reset(window, qtbot) -> None:
     window.controller.cancel_all()
     qtbot.waitUntil(lambda: not window.controller.busy, timeout=60_000)

@@ -36,11 +36,10 @@ def conv_window(qapp, tmp_path_factory):
 
 @pytest.fixture
 def conv(conv_window, qtbot):
-    from gui_helpers import reset
+    from gui_helpers import reset, wait_until_ready
 
     w = conv_window
-    qtbot.waitUntil(lambda: w.controller.model_state == "ready" and not w.controller.warming_up,
-                    timeout=120_000)
+    wait_until_ready(qtbot, w)
     reset(w, qtbot)
     w.settings_panel.apply_overrides(**FAST, ig_steps=4, faithfulness=True, faithfulness_steps=3,
                                      instant_preview=True)

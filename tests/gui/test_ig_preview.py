@@ -59,11 +59,10 @@ def arrivals():
 
 
 def test_ig_preview_follows_gradcam_and_lands_before_a_long_job(conv_preview_window, qtbot, image_folder, arrivals):
-    from gui_helpers import reset
+    from gui_helpers import reset, wait_until_ready
 
     w = conv_preview_window
-    qtbot.waitUntil(lambda: w.controller.model_state == "ready" and not w.controller.warming_up,
-                    timeout=120_000)
+    wait_until_ready(qtbot, w)
     reset(w, qtbot)
     w.settings_panel.apply_overrides(**{**FAST, "methods": "shap", "shap_max_evals": 20_000,
                                         "shap_batch_size": 10, "preview_ig": True, "ig_steps": 16,

@@ -5,7 +5,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from gui_helpers import FAST, REGION_LABELS, assert_canvas_rendered, window_for_model, reset, wait_until_done
+from gui_helpers import (FAST, REGION_LABELS, assert_canvas_rendered, reset, wait_until_done, wait_until_ready,
+                         window_for_model)
 from known_models import SIZE, positive_share_in_region
 from PIL import Image
 from PySide6.QtCore import QTimer
@@ -69,12 +70,11 @@ def model_window(qapp, region_model_file, settings_folder):
 def win(model_window, region_model_file, qtbot, clean_settings):
     """The window with the region model loaded (re-opened if a test switched it away)."""
     w = model_window
-    ready = lambda: w.controller.model_state == "ready" and not w.controller.warming_up  # noqa: E731
-    qtbot.waitUntil(ready, timeout=120_000)
+    wait_until_ready(qtbot, w)
     if w.controller.model_info.name != region_model_file.name:
         with qtbot.waitSignal(w.controller.modelReady, timeout=120_000):
             w.open_model(ModelRequest(model=str(region_model_file)))
-        qtbot.waitUntil(ready, timeout=120_000)
+        wait_until_ready(qtbot, w)
     reset(w, qtbot)
     w.settings_panel.apply_overrides(**FAST)
     yield w

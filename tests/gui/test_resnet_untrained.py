@@ -5,7 +5,7 @@ The answers mean nothing (no ImageNet weights on this machine); what is checked 
 """
 
 import pytest
-from gui_helpers import assert_canvas_rendered, longest_gap, reset
+from gui_helpers import assert_canvas_rendered, longest_gap, reset, wait_until_ready
 
 from gui.engine_requests import ModelRequest
 from gui.main_window import MainWindow
@@ -24,9 +24,7 @@ def resnet_window(qapp):
 
 @pytest.fixture
 def resnet(resnet_window, qtbot):
-    controller = resnet_window.controller
-    qtbot.waitUntil(lambda: controller.model_state == "ready" and not controller.warming_up,
-                    timeout=180_000)
+    wait_until_ready(qtbot, resnet_window, timeout=180_000)
     reset(resnet_window, qtbot)
     resnet_window.settings_panel.apply_overrides(methods="shap,lime", classes=2, shap_max_evals=40,
                                                  shap_batch_size=20, lime_samples=30,
