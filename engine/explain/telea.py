@@ -72,6 +72,8 @@ _compile_lock = threading.Lock()
 def warm_up() -> None:
     """Compile (or load from numba's disk cache) now, by one thread, not mid-explanation."""
     global _compiled
+    if _compiled:  # every mask passes here: no lock once compiled
+        return
     with _compile_lock:
         if not _compiled:
             inpaint3(np.zeros((4, 4, 3), np.uint8), np.eye(4, dtype=np.bool_), RADIUS)
