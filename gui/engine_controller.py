@@ -217,12 +217,10 @@ class EngineController(QObject):
             self._previews.pop(job.job_id, None)
             self.previewEnded.emit(job)  # now: the lane's own word on it is dropped
 
-    def cancel_previews(self, method: str | None = None) -> list[PreviewJob]:
-        """Every waiting or running preview (that computes ``method``, if given); returns them."""
-        chosen = [p for p in self._previews.values() if method is None or method in p.methods]
-        for key in {p.image_key for p in chosen}:
+    def cancel_previews(self, method: str | None = None) -> None:
+        """Every waiting or running preview (that computes ``method``, if given)."""
+        for key in {p.image_key for p in self._previews.values() if method is None or method in p.methods}:
             self.cancel_preview(key)
-        return chosen
 
     def cancel(self, job_id: int) -> None:
         job = self._jobs.get(job_id)

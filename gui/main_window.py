@@ -286,10 +286,9 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         if self.controller.cancel_current():
             self.statusBar().showMessage("Cancelling…", MESSAGE_MS)
         elif not self.cancel_evaluation() and self.controller.previews_pending_for("ig"):
-            self.controller.cancel_previews("ig")
+            self.controller.cancel_previews("ig")  # its previewEnded updates the actions and panel
             self.statusBar().showMessage("Integrated Gradients preview stopped; select the image to run it again",
                                          MESSAGE_MS)
-            self._update_actions()
 
     # ================================================================== engine signals
 
