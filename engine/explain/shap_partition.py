@@ -6,7 +6,8 @@ Partition explainer attributes the class probability to those blocks (Owen value
 Speed without changing the numbers: shap builds each masked image one after another on one
 core (``cv2.inpaint`` is most of SHAP's own time). Here the masker hands shap the mask itself,
 and the model wrapper builds a whole batch of masked images at once on every core, with the
-very same masking code, before one compiled forward pass.
+very same masking code, before one compiled forward pass. shap's compiled helpers load from
+numba's disk cache (``shap_compiled``) instead of compiling in every process.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def explain(image: np.ndarray, classifier, targets, params: ShapParams | None = 
             progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> Explanation:
     import shap
 
+    from engine.explain import shap_compiled
+
+    shap_compiled.install()
     image, targets, params = checked_inputs(image, classifier, targets, params, ShapParams)
     started = time.perf_counter()
     # Partition evaluates the empty and full masks, then up to max_evals - 2 coalitions.
