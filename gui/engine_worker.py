@@ -236,9 +236,10 @@ class EngineWorker(QObject):
     def _warm_up_explainers(self) -> None:
         """Run each explainer once, tiny, at the model's input size, before any real job.
 
-        Their first use imports shap, lime and OpenCV, compiles shap's numba code and builds
-        the masker's partition tree for this image size: seconds of work that holds the GIL
-        in long stretches. Paying it here keeps those stalls out of the person's first job
+        Their first use imports shap, lime and OpenCV, loads shap's helpers and the Telea
+        kernel from numba's cache (compiles them, the first time) and builds the masker's
+        partition tree for this image size: seconds of work that holds the GIL in long
+        stretches. Paying it here keeps those stalls out of the person's first job
         (the window stays smooth while it explains). Prediction requests are still answered
         between batches; a failure here is ignored, since a real job reports its own.
         """
