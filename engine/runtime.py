@@ -52,6 +52,8 @@ def _prepare_frozen() -> None:
     for variable, folder in (("MPLCONFIGDIR", "matplotlib"), ("NUMBA_CACHE_DIR", "numba")):
         if variable not in os.environ:
             os.environ[variable] = str(_writable_folder(folder))
+    # numba names a frozen module's source relative to the bundle; this finds it there.
+    os.environ.setdefault("NUMBA_CACHE_LOCATOR_CLASSES", "engine.numba_cache.FrozenAppCacheLocator")
 
 
 def _writable_folder(name: str) -> Path:

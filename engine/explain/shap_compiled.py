@@ -13,20 +13,14 @@ function, linearised links, single outputs, unusual trees) go to shap's original
 
 from __future__ import annotations
 
-import inspect
-import os
 import threading
 
-import numba
 import numpy as np
 
-
-def _source_file() -> str:
-    """The file numba keys its disk cache on (the frozen app ships it: build.spec)."""
-    return inspect.getfile(_source_file)
+from engine.numba_cache import cached_njit
 
 
-jit = numba.njit(cache=os.path.isfile(_source_file()), nogil=True)
+jit = cached_njit(nogil=True)
 _installed = False
 _install_lock = threading.Lock()
 ORIGINALS: dict = {}  # name -> shap's own function, for fall-backs and tests

@@ -18,13 +18,12 @@ goes to ``cv2.inpaint``.
 
 from __future__ import annotations
 
-import inspect
 import math
-import os
 import threading
 
-import numba
 import numpy as np
+
+from engine.numba_cache import cached_njit
 
 KNOWN, BAND, INSIDE, CHANGE = 0, 1, 2, 3
 RADIUS = 3
@@ -32,15 +31,8 @@ _FAR = np.float32(1.0e6)
 f32 = np.float32
 
 
-def _source_file() -> str:
-    """The file numba keys its disk cache on: this module's source, as its functions name it."""
-    return inspect.getfile(_source_file)
-
-
-# Compiled once, then loaded from numba's disk cache (~0.3 s instead of ~8). The frozen app
-# ships this source beside its archive (build.spec) so it caches too; without the source,
-# numba could not cache and would refuse, so then it compiles once per process.
-jit = numba.njit(cache=os.path.isfile(_source_file()), nogil=True, fastmath=False)
+# Compiled once, then loaded from numba's disk cache (~0.3 s instead of ~8).
+jit = cached_njit(nogil=True, fastmath=False)
 
 
 def inpaint(image: np.ndarray, mask: np.ndarray, radius: int = RADIUS) -> np.ndarray:

@@ -87,6 +87,17 @@ def test_self_test_passes(app, tmp_path):
     assert "forward pass: OpenVINO (float32)" in text, text
 
 
+def test_compiled_kernels_are_kept_in_the_cache_folder(app, tmp_path):
+    """Started from a folder with no sources in it, the app still finds its kernels' sources
+    in the bundle and keeps them compiled in its cache folder for the next launch."""
+    cache = tmp_path / "cache"
+    result = _run(app, "self-test", cwd=tmp_path, IMAGE_EXPLAINER_CACHE=str(cache))
+    assert result.returncode == 0, result.stdout + result.stderr
+    indexes = {path.name.split("-")[0] for path in (cache / "numba").rglob("*.nbi")}
+    for kernel in ("telea.hole_of", "shap_compiled.lower_credit", "_image._jit_build_partition_tree"):
+        assert kernel in indexes, sorted(indexes)
+
+
 def test_predict_from_the_command_line(app, tmp_path):
     result = _run(app, "predict", str(_sample(app)), "--weights", "none", "--top", "3", "--json",
                   cwd=tmp_path)
