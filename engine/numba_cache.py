@@ -30,14 +30,20 @@ class FrozenAppCacheLocator(UserProvidedCacheLocator):
         return super().from_function(py_func, py_file)
 
 
+def keep_in_disk_cache(dispatcher):
+    """Ask numba to keep ``dispatcher``'s compiled code in its disk cache (compiled once, then
+    loaded in a fraction of a second) where it has a place for it; else it compiles per process."""
+    try:
+        dispatcher.enable_caching()
+    except RuntimeError:  # numba found no source file or cache folder for it
+        pass
+    return dispatcher
+
+
 def cached_njit(**options):
-    """``numba.njit`` that keeps the compiled code in numba's disk cache when numba has a place
-    for it (compiled once, then loaded in a fraction of a second), else compiles per process."""
+    """``numba.njit`` whose compiled code is kept in numba's disk cache (``keep_in_disk_cache``)."""
 
     def decorate(function):
-        try:
-            return numba.njit(cache=True, **options)(function)
-        except RuntimeError:  # numba found no source file or cache folder for it
-            return numba.njit(**options)(function)
+        return keep_in_disk_cache(numba.njit(**options)(function))
 
     return decorate

@@ -47,8 +47,9 @@ def _prepare_frozen() -> None:
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
-    # Kept in the user's cache folder, so numba compiles the inpainting kernel once, not at
-    # every launch (~8 s); a temporary folder when that one cannot be written.
+    # Kept in the user's cache folder, so numba compiles the app's kernels (Telea inpainting,
+    # shap's helpers) once, not at every launch; a temporary folder when that one cannot be
+    # written.
     for variable, folder in (("MPLCONFIGDIR", "matplotlib"), ("NUMBA_CACHE_DIR", "numba")):
         if variable not in os.environ:
             os.environ[variable] = str(_writable_folder(folder))

@@ -17,8 +17,7 @@ import threading
 
 import numpy as np
 
-from engine.numba_cache import cached_njit
-
+from engine.numba_cache import cached_njit, keep_in_disk_cache
 
 jit = cached_njit(nogil=True)
 _installed = False
@@ -144,10 +143,6 @@ def install() -> None:
         masked_model._build_fixed_output = build_fixed_output
         partition.lower_credit = lower_credit
         partition.make_masks = make_masks
-        # The image masker's partition tree builder caches as shap wrote it; it only needs
-        # asking. Without its source file (a frozen app may lack it) numba refuses: compile.
-        try:
-            image_masker._jit_build_partition_tree.enable_caching()
-        except RuntimeError:
-            pass
+        # The image masker's partition tree builder caches as shap wrote it; it only needs asking.
+        keep_in_disk_cache(image_masker._jit_build_partition_tree)
         _installed = True
