@@ -287,8 +287,9 @@ def _check_image_input(name: str, shape, spec: ModelSpec) -> None:
                          f"of fixed size, got {shape}")
     if shape[3] not in (1, 3):
         raise ModelError(f"{name}: expected 1 (grey) or 3 (RGB) input channels, got {shape[3]}")
-    if shape[3] == 1 and spec.preprocess == "caffe":
-        raise ModelError(f"{name}: caffe preprocessing needs a 3-channel model; this one takes grey images")
+    if shape[3] == 1 and spec.preprocess in ("caffe", "torch"):
+        raise ModelError(f"{name}: {spec.preprocess} preprocessing needs a 3-channel model; "
+                         "this one takes grey images")
 
 
 def _signature_inputs(function):

@@ -59,6 +59,9 @@ def test_preprocess_modes():
     np.testing.assert_allclose(preprocess(pixels, "caffe"), [[[[255 - 103.939, 128 - 116.779, 0 - 123.68]]]],
                                rtol=1e-5)
     assert pixels[0, 0, 0, 0] == 0  # never in place
+    # torchvision's Normalize on ToTensor's 0-1 scale, written out by hand
+    torch_expected = [[[[(0 - 0.485) / 0.229, (128 / 255 - 0.456) / 0.224, (1 - 0.406) / 0.225]]]]
+    np.testing.assert_allclose(preprocess(pixels, "torch"), torch_expected, rtol=1e-5)
 
 
 def test_preprocess_changes_what_the_model_sees(region_file):
@@ -145,7 +148,7 @@ def test_jax_forward_agrees_with_tensorflow(tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "jax.npy"), np.load(tmp_path / "tensorflow.npy"), atol=1e-5)
 
 
-@pytest.mark.parametrize("mode", ["none", "unit", "tf", "caffe"])
+@pytest.mark.parametrize("mode", ["none", "unit", "tf", "caffe", "torch"])
 def test_compiled_preprocessing_matches_the_reference(mode):
     """Preprocessing runs inside the compiled pass; it must equal the numpy definition."""
     from engine.backend import import_keras
