@@ -36,11 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     model = common.add_argument_group("model")
     model.add_argument("--model", default=None,  # not given: ResNet-50 (the window: the last model)
-                       help="resnet50 (default), a .keras/.h5 file or a TensorFlow SavedModel folder")
+                       help="resnet50 (default), a .keras/.h5/.onnx file or a TensorFlow SavedModel folder")
     model.add_argument("--labels", help="class names: text file (one a line) or JSON")
     model.add_argument("--weights", help="ResNet-50 weights file, or 'none' for the untrained network")
     model.add_argument("--preprocess", choices=list(PREPROCESS_MODES),
-                       help="input scaling (default: caffe for ResNet-50, none for your model)")
+                       help="input scaling (default: caffe for ResNet-50, none for your model; "
+                            "torch for most PyTorch exports)")
+    model.add_argument("--layout", choices=["NCHW", "NHWC"], type=str.upper, default=None,
+                       help="ONNX input layout, when its shape does not say (default: from the shape)")
     model.add_argument("--trust-model", action="store_true",
                        help="allow a model that runs code when loaded (Lambda layers, SavedModel folders)")
     model.add_argument("--runtime", choices=["auto", "keras", "openvino"], default=None,
@@ -195,7 +198,8 @@ def model_spec(args):
     return ModelSpec(model=args.model or "resnet50", weights=args.weights, labels=args.labels,
                      preprocess=args.preprocess, trust=args.trust_model,
                      runtime=getattr(args, "runtime", None),
-                     precision=getattr(args, "precision", None) or "float32")
+                     precision=getattr(args, "precision", None) or "float32",
+                     layout=getattr(args, "layout", None))
 
 
 def load_classifier_for_cli(args):
@@ -269,6 +273,8 @@ def run_explain(args) -> int:
               "ig": _validated(IntegratedGradientsParams(steps=args.ig_steps, baseline=args.baseline,
                                                          seed=args.seed))}
     classifier = load_classifier_for_cli(args)
+    for method in methods:  # before any image: a method this model cannot run is a setup error
+        explain.refuse_without_gradients(method, classifier)
     if args.classes > classifier.num_classes and not (args.grid and args.all_classes):
         raise UsageError(f"--classes {args.classes}: the model has only {classifier.num_classes} classes")
     if args.all_classes and classifier.num_classes > GRID_ALL_CLASSES_LIMIT:

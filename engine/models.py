@@ -1,4 +1,5 @@
-"""Classifiers the engine can explain: ResNet-50 (ImageNet) and a user's own Keras model.
+"""Classifiers the engine can explain: ResNet-50 (ImageNet), a user's own Keras model, and
+an ONNX file (``engine.onnx_model``, chosen by its ``.onnx`` suffix).
 
 A ``Classifier`` hides Keras behind ``predict(images) -> probabilities``: it knows the input
 size, the preprocessing and the class names, and runs one compiled forward pass.
@@ -26,13 +27,14 @@ UNTRAINED_NOTE = "untrained — for testing"
 class ModelSpec:
     """What the user asked for; ``load_classifier`` turns it into a ``Classifier``."""
 
-    model: str = RESNET50  # "resnet50", a .keras / .h5 file, or a TensorFlow SavedModel folder
+    model: str = RESNET50  # "resnet50", a .keras / .h5 / .onnx file, or a TensorFlow SavedModel folder
     weights: str | None = None  # ResNet-50 weights file, "none" for untrained, None to search
     labels: str | None = None  # class names file (text lines or JSON)
     preprocess: str | None = None  # None: the model's default
     trust: bool = False  # allow model files that run code when loaded (Lambda layers, SavedModels)
     runtime: str | None = None  # forward pass: auto | keras | openvino (engine.backend.RUNTIMES)
     precision: str = "float32"  # or "bfloat16": faster on some CPUs, numbers change slightly
+    layout: str | None = None  # ONNX input layout "NCHW" | "NHWC"; None: from the input shape
 
     @property
     def untrained(self) -> bool:
@@ -40,6 +42,11 @@ class ModelSpec:
 
 
 class Classifier:
+    # Gradients run through Keras; a classifier without them (ONNX) says so here, and the
+    # gradient methods refuse it with ``gradient_note``.
+    supports_gradients = True
+    gradient_note = ""
+
     def __init__(self, keras_model, name: str, class_names: list[str], preprocess_mode: str,
                  untrained: bool = False, outputs_probabilities: bool = True, source: str = "",
                  runtime: str | None = None, precision: str = "float32"):
@@ -143,13 +150,20 @@ class Classifier:
             self.predict(np.zeros((size, *self.input_size, 3), np.uint8))
 
 
-def load_classifier(spec: ModelSpec) -> Classifier:
+def load_classifier(spec: ModelSpec):
+    """A ``Classifier`` (Keras) or an ``OnnxClassifier``, by what ``spec.model`` names."""
     if spec.preprocess is not None and spec.preprocess not in PREPROCESS_MODES:
         raise ModelError(
             f"unknown preprocessing {spec.preprocess!r}; choose one of {', '.join(PREPROCESS_MODES)}"
         )
     if spec.model == RESNET50:
         return _load_resnet50(spec)
+    if spec.layout is not None and Path(spec.model).suffix.lower() != ".onnx":
+        raise ModelError("--layout is for ONNX models; Keras models take (height, width, channels)")
+    if Path(spec.model).suffix.lower() == ".onnx":
+        from engine.onnx_model import load_onnx_classifier
+
+        return load_onnx_classifier(spec)
     return _load_user_model(spec)
 
 
@@ -193,8 +207,8 @@ def _load_user_model(spec: ModelSpec) -> Classifier:
         return _load_saved_model(spec, path)
     suffix = path.suffix.lower()
     if suffix not in (".keras", ".h5", ".hdf5"):
-        raise ModelError(f"{path.name}: not a Keras model file (expected .keras, .h5 "
-                         "or a TensorFlow SavedModel folder)")
+        raise ModelError(f"{path.name}: not a model file the app opens (expected .keras, .h5, "
+                         ".onnx or a TensorFlow SavedModel folder)")
     if not spec.trust:
         _refuse_code_layers(path)
     keras = _import_keras()
@@ -270,7 +284,7 @@ def _load_saved_model(spec: ModelSpec, path: Path) -> Classifier:
 
 def _user_classifier(spec: ModelSpec, path: Path, model, num_classes: int,
                      outputs_probabilities: bool) -> Classifier:
-    labels = spec.labels or _labels_beside(path)
+    labels = spec.labels or labels_beside(path)
     names = read_labels(labels, num_classes) if labels else [f"class {i}" for i in range(num_classes)]
     classifier = Classifier(model, path.name or str(path), names, spec.preprocess or "none",
                             outputs_probabilities=outputs_probabilities, source=str(path),
@@ -376,7 +390,7 @@ def read_labels(path: str | Path, expected: int | None = None) -> list[str]:
     return names
 
 
-def _labels_beside(model_path: Path) -> Path | None:
+def labels_beside(model_path: Path) -> Path | None:
     """labels.txt / labels.json next to the model (or inside a SavedModel folder)."""
     names = ("labels.txt", "labels.json", f"{model_path.stem}.labels.txt",
              f"{model_path.stem}.labels.json")

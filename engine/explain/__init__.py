@@ -17,6 +17,17 @@ METHODS = {
 }
 
 
+GRADIENT_METHODS = ("gradcam", "ig", "shap-gradient")  # need the model's gradients
+
+
+def refuse_without_gradients(method: str, classifier) -> None:
+    """One clear line when ``method`` needs gradients the classifier cannot give (ONNX)."""
+    from engine.errors import ModelError
+
+    if method in GRADIENT_METHODS and not getattr(classifier, "supports_gradients", True):
+        raise ModelError(f"{method} needs gradients; {classifier.gradient_note}")
+
+
 def run(method: str, image, classifier, targets, params=None, progress=None, cancel=None):
     """Run one method by name; ``params`` may be None for the method's defaults."""
     from engine.jobs import no_progress
@@ -25,5 +36,6 @@ def run(method: str, image, classifier, targets, params=None, progress=None, can
         function, params_type = METHODS[method]
     except KeyError:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}") from None
+    refuse_without_gradients(method, classifier)
     return function(image, classifier, targets, params or params_type(),
                     progress or no_progress, cancel)

@@ -10,16 +10,20 @@ import numpy as np
 from engine.jobs import Explanation
 
 
-def library_versions() -> dict:
+def library_versions(classifier=None) -> dict:
+    """Versions of what computed a result. A classifier without Keras (ONNX) names the
+    runtime that ran it instead, and never imports Keras just to say which backend it is."""
     from engine.backend import backend_name, backend_version
 
+    uses_keras = getattr(classifier, "supports_gradients", True)
     versions = {"python": platform.python_version()}
-    for package in ("keras", "shap", "lime", "numpy"):
+    packages = ("keras", "shap", "lime", "numpy") if uses_keras else ("onnx", "openvino", "shap", "lime", "numpy")
+    for package in packages:
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
-    versions["backend"] = backend_version() if backend_name() else None
+    versions["backend"] = (backend_version() if backend_name() else None) if uses_keras else None
     return versions
 
 
@@ -36,7 +40,7 @@ def make_explanation(method: str, image: np.ndarray, classifier, targets: list[i
         maps=np.asarray(maps, dtype=np.float32),
         params=params,
         timings={"explain_s": explain_s, "model_evaluations": evaluations},
-        versions=library_versions(),
+        versions=library_versions(classifier),
         model=classifier.label,
         untrained=classifier.untrained,
         extras=extras or {},

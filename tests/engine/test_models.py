@@ -99,9 +99,9 @@ def test_wrong_model_files(tmp_path):
     (tmp_path / "junk.keras").write_bytes(b"not a zip")
     with pytest.raises(ModelError, match="junk.keras"):
         load_classifier(ModelSpec(model=str(tmp_path / "junk.keras")))
-    (tmp_path / "model.onnx").write_bytes(b"x")
-    with pytest.raises(ModelError, match="not a Keras model file"):
-        load_classifier(ModelSpec(model=str(tmp_path / "model.onnx")))
+    (tmp_path / "model.pt").write_bytes(b"x")
+    with pytest.raises(ModelError, match="not a model file the app opens"):
+        load_classifier(ModelSpec(model=str(tmp_path / "model.pt")))
 
 
 def test_missing_resnet_weights_is_a_clear_error(tmp_path, monkeypatch):
