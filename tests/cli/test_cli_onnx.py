@@ -1,0 +1,80 @@
+"""The command line with an ONNX model: explain with SHAP and LIME, gradient methods
+refused in one line, layouts that must be given, broken files. Real subprocesses."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx_models
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args, timeout=300):
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)], capture_output=True,
+                          text=True, cwd=ROOT, env=dict(os.environ), timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    from known_models import region_image
+
+    folder = tmp_path_factory.mktemp("cli_onnx")
+    onnx_models.save(onnx_models.region_net(), folder / "region.onnx")
+    onnx_models.save(onnx_models.conv_net(size=3), folder / "square" / "tiny.onnx")  # [batch, 3, 3, 3]
+    Image.fromarray(region_image()).save(folder / "photo.png")
+    return folder
+
+
+def test_explain_writes_shap_and_lime_for_an_onnx_model(workspace, tmp_path):
+    from known_models import positive_share_in_region
+
+    result = run("explain", workspace / "photo.png", "--model", workspace / "region.onnx",
+                 "--method", "shap,lime", "--classes", "1", "--max-evals", "200", "--samples", "200",
+                 "--out", tmp_path, "--json")
+    assert result.returncode == 0, result.stderr
+    summaries = json.loads(result.stdout)
+    assert [s["method"] for s in summaries] == ["shap", "lime"]
+    assert all(s["model"] == "region.onnx" for s in summaries)
+    for method in ("shap", "lime"):
+        maps = np.load(tmp_path / f"photo.{method}.npz")["maps"]
+        assert positive_share_in_region(maps[0]) > 0.5
+        written = json.loads((tmp_path / f"photo.{method}.json").read_text())
+        assert written["predictions"][0]["name"] == "bright region"
+
+
+@pytest.mark.parametrize("methods", ["gradcam", "shap,ig", "shap-gradient"])
+def test_gradient_methods_are_refused_in_one_line(workspace, methods):
+    extra = ["--background", workspace] if "shap-gradient" in methods else []
+    result = run("explain", workspace / "photo.png", "--model", workspace / "region.onnx",
+                 "--method", methods, *extra)
+    refused = methods.split(",")[-1]
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {refused} needs gradients; ONNX models support shap and lime"
+    assert result.stdout == ""  # refused before any image was explained
+
+
+def test_a_layout_the_shape_cannot_tell_is_asked_for_then_used(workspace):
+    image = workspace / "small.png"
+    Image.fromarray(np.full((3, 3, 3), 128, np.uint8)).save(image)
+    model = workspace / "square" / "tiny.onnx"
+    refused = run("predict", image, "--model", model)
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1 and "--layout NCHW or --layout NHWC" in refused.stderr
+    given = run("predict", image, "--model", model, "--layout", "nchw", "--json")
+    assert given.returncode == 0, given.stderr
+    assert len(json.loads(given.stdout)[0]["predictions"]) == 5
+
+
+def test_a_broken_onnx_file_is_one_line(workspace, tmp_path):
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes((workspace / "region.onnx").read_bytes()[:300])
+    result = run("predict", workspace / "photo.png", "--model", broken)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: broken.onnx: not a readable ONNX file")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
