@@ -29,6 +29,7 @@ class ModelRequest:
     trust: bool = False
     runtime: str | None = None  # forward pass: auto | keras | openvino (None: the default)
     precision: str = "float32"  # "bfloat16": the labelled fast choice (OpenVINO on CPU)
+    layout: str | None = None  # ONNX input layout NCHW | NHWC (None: from the input shape)
 
     @classmethod
     def from_args(cls, args) -> "ModelRequest":
@@ -38,7 +39,8 @@ class ModelRequest:
                    preprocess=getattr(args, "preprocess", None),
                    trust=bool(getattr(args, "trust_model", False)),
                    runtime=getattr(args, "runtime", None),
-                   precision=getattr(args, "precision", None) or "float32")
+                   precision=getattr(args, "precision", None) or "float32",
+                   layout=getattr(args, "layout", None))
 
     def with_weights(self, weights: str | None) -> "ModelRequest":
         return replace(self, weights=weights)
@@ -66,6 +68,11 @@ class ModelInfo:
     runtime: str = "keras"  # what runs the forward pass: "keras" or "openvino"
     runtime_note: str = ""  # why "auto" kept Keras, if it did
     precision: str = "float32"  # "bfloat16" when Model ▸ Fast CPU mode is on
+    # False for models without gradients (ONNX): Grad-CAM, IG and background-set SHAP are
+    # greyed out, with ``gradient_note`` as the reason.
+    supports_gradients: bool = True
+    gradient_note: str = ""
+    facts: tuple[tuple[str, str], ...] = ()  # extra (caption, text) lines for the model summary
 
 
 @dataclass(frozen=True)

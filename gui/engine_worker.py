@@ -213,7 +213,7 @@ class EngineWorker(QObject):
             classifier = load_classifier(ModelSpec(
                 model=request.model, weights=request.weights, labels=request.labels,
                 preprocess=request.preprocess, trust=request.trust, runtime=request.runtime,
-                precision=request.precision))
+                precision=request.precision, layout=request.layout))
             classifier.warm_up()  # compile now, so the first dropped image predicts at once
             info = describe_classifier(classifier, generation)
         except WeightsMissingError as exc:
@@ -269,12 +269,13 @@ class EngineWorker(QObject):
             # Trace the gradient functions now, so the first Grad-CAM preview (and IG job) is
             # quick. (Tracing ResNet-50's gradient lazily in the first preview, with the
             # window busy, crashed TensorFlow in tests; traced here it is reliable.)
-            try:
-                explain.run("gradcam", image, classifier, [0], cancel=self._stopping)
-            except ValueError:
-                pass  # no convolutional layer: this model gets no previews
-            explain.run("ig", image, classifier, [0], IntegratedGradientsParams(steps=2),
-                        progress=between_batches, cancel=self._stopping)
+            if classifier.supports_gradients:
+                try:
+                    explain.run("gradcam", image, classifier, [0], cancel=self._stopping)
+                except ValueError:
+                    pass  # no convolutional layer: this model gets no previews
+                explain.run("ig", image, classifier, [0], IntegratedGradientsParams(steps=2),
+                            progress=between_batches, cancel=self._stopping)
             # Faithfulness feeds float32 images: trace that forward pass now too.
             classifier.predict(image[None].astype("float32"))
         except Exception:  # noqa: BLE001 - warm-up only (Cancelled included); jobs report their own

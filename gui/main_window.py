@@ -258,6 +258,8 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         settings = self.settings_panel.settings()
         if not settings.instant_preview or self.controller.model_state != "ready":
             return None
+        if not self.controller.model_info.supports_gradients:
+            return None  # Grad-CAM and IG need gradients (an ONNX model has none)
         if self.controller.preview_pending(entry.key):
             return None
         generation = self.controller.model_info.generation
@@ -298,6 +300,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self.untrained_label.hide()
 
     def _on_model_ready(self, info: ModelInfo) -> None:
+        self.settings_panel.set_gradients_available(info.supports_gradients, info.gradient_note)
         self.model_label.setText(info.label)
         self.model_label.setToolTip(f"input {info.input_size[0]}×{info.input_size[1]}, "
                                     f"{info.num_classes} classes")

@@ -65,7 +65,7 @@ class ModelActions:
         weights = self.model_request.weights if self.model_request.model == "resnet50" else None
         base = self.controller.model_request or self.model_request
         self.open_model(replace(base, model="resnet50", weights=weights, labels=None, preprocess=None,
-                                trust=False))
+                                trust=False, layout=None))
 
     def toggle_fast_cpu(self) -> None:
         """Model ▸ Fast CPU mode: reload the model in bfloat16 (or back to float32); kept for

@@ -1,7 +1,8 @@
-"""Model ▸ Open model…: choose a Keras classifier, its class names, preprocessing and trust.
+"""Model ▸ Open model…: choose a Keras or ONNX classifier, its class names, preprocessing,
+input layout (ONNX) and trust.
 
 The dialog only gathers a ``ModelRequest``; loading happens in the engine thread. Choosing a
-model file fills in the preprocessing and labels last used with it (``model_memory``).
+model file fills in the preprocessing, labels and layout last used with it (``model_memory``).
 """
 
 from __future__ import annotations
@@ -28,14 +29,20 @@ from engine.preprocess import PREPROCESS_MODES
 from gui.engine_requests import ModelRequest
 from gui.model_memory import remembered_choices
 
-MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
+MODEL_FILTER = ("Models (*.keras *.h5 *.hdf5 *.onnx);;Keras models (*.keras *.h5 *.hdf5);;"
+                "ONNX models (*.onnx);;All files (*)")
+LAYOUTS = {"": "from the input shape", "NCHW": "NCHW (channels first: PyTorch)",
+           "NHWC": "NHWC (channels last: TensorFlow)"}
+LAYOUT_TIP = ("Where an ONNX model's input keeps the colour channels. Found from the input "
+              "shape when it can be; choose it when the shape does not say.")
 LABELS_FILTER = "Class names (*.txt *.json);;All files (*)"
 LABELS_PLACEHOLDER = "labels.txt beside the model, else class 0…N-1"
 TRUST_TEXT = "I trust this file (it may run code when loaded)"
 TRUST_TIP = ("Models with Lambda layers or custom objects, and TensorFlow SavedModel folders, "
              "run code from the file when they load. Leave this off unless you know where the "
              "file came from; the app refuses such a model and says so.")
-PREPROCESS_TIP = "How 0–255 pixels become the numbers the model was trained on"
+PREPROCESS_TIP = ("How 0–255 pixels become the numbers the model was trained on "
+                  "(PyTorch models: usually torch)")
 
 
 class OpenModelDialog(QDialog):
@@ -47,11 +54,11 @@ class OpenModelDialog(QDialog):
 
         self.model_edit = QLineEdit()
         self.model_edit.setObjectName("modelPath")
-        self.model_edit.setPlaceholderText("a .keras or .h5 file, or a TensorFlow SavedModel folder")
+        self.model_edit.setPlaceholderText("a .keras, .h5 or .onnx file, or a TensorFlow SavedModel folder")
         self.model_edit.editingFinished.connect(lambda: self._model_chosen(self.model_edit.text()))
         self.model_edit.textChanged.connect(self._update_ok)
         model_file = QPushButton("File…")
-        model_file.setToolTip("Choose a .keras or .h5 model file")
+        model_file.setToolTip("Choose a .keras, .h5 or .onnx model file")
         model_file.clicked.connect(self.choose_model_file)
         model_folder = QPushButton("Folder…")
         model_folder.setToolTip("Choose a TensorFlow SavedModel folder")
@@ -72,6 +79,13 @@ class OpenModelDialog(QDialog):
         for mode, text in PREPROCESS_MODES.items():
             self.preprocess_combo.addItem(f"{mode} — {text}", mode)
 
+        self.layout_combo = QComboBox()
+        self.layout_combo.setObjectName("layout")
+        self.layout_combo.setToolTip(LAYOUT_TIP)
+        for layout, text in LAYOUTS.items():
+            self.layout_combo.addItem(text, layout)
+        self.model_edit.textChanged.connect(self._update_layout_enabled)
+
         self.trust_box = QCheckBox(TRUST_TEXT)
         self.trust_box.setObjectName("trustModel")
         self.trust_box.setToolTip(TRUST_TIP)
@@ -83,6 +97,7 @@ class OpenModelDialog(QDialog):
         form.addRow("Model", _row(self.model_edit, model_file, model_folder))
         form.addRow("Class names", _row(self.labels_edit, labels_file))
         form.addRow("Preprocessing", self.preprocess_combo)
+        form.addRow("Input layout", self.layout_combo)
         form.addRow("", self.trust_box)
         form.addRow("", self.remembered_note)
 
@@ -101,14 +116,16 @@ class OpenModelDialog(QDialog):
             self.model_edit.setText(current.model)
             self.labels_edit.setText(current.labels or "")
             self._set_preprocess(current.preprocess or "none")
+            self._set_layout(current.layout)
         else:
             self._set_preprocess("none")
         self._update_ok()
+        self._update_layout_enabled()
 
     # ------------------------------------------------------------------ choosing
 
     def choose_model_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a Keras model", self._start_folder(), MODEL_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open a model", self._start_folder(), MODEL_FILTER)
         if path:
             self.set_model(path)
 
@@ -129,9 +146,11 @@ class OpenModelDialog(QDialog):
 
     def request(self) -> ModelRequest:
         # Built on the current request, so choices made elsewhere (the runtime) carry over.
-        return replace(self._base, model=self.model_edit.text().strip(), weights=None,
+        model = self.model_edit.text().strip()
+        return replace(self._base, model=model, weights=None,
                        labels=self.labels_edit.text().strip() or None,
-                       preprocess=self.preprocess_combo.currentData(), trust=self.trust_box.isChecked())
+                       preprocess=self.preprocess_combo.currentData(), trust=self.trust_box.isChecked(),
+                       layout=(self.layout_combo.currentData() or None) if _is_onnx(model) else None)
 
     # ------------------------------------------------------------------ helpers
 
@@ -144,13 +163,20 @@ class OpenModelDialog(QDialog):
         choices = remembered_choices(path)
         self._set_preprocess(choices["preprocess"] or "none")
         self.labels_edit.setText(choices["labels"] or "")
-        remembered = choices["preprocess"] or choices["labels"]
-        self.remembered_note.setText("Preprocessing and class names as last used with this model."
+        self._set_layout(choices["layout"])
+        remembered = choices["preprocess"] or choices["labels"] or choices["layout"]
+        self.remembered_note.setText("Preprocessing, class names and layout as last used with this model."
                                      if remembered else "")
 
     def _set_preprocess(self, mode: str) -> None:
         index = self.preprocess_combo.findData(mode)
         self.preprocess_combo.setCurrentIndex(max(0, index))
+
+    def _set_layout(self, layout: str | None) -> None:
+        self.layout_combo.setCurrentIndex(max(0, self.layout_combo.findData(layout or "")))
+
+    def _update_layout_enabled(self) -> None:
+        self.layout_combo.setEnabled(_is_onnx(self.model_edit.text().strip()))
 
     def _update_ok(self) -> None:
         self.buttons.button(QDialogButtonBox.StandardButton.Open).setEnabled(bool(self.model_edit.text().strip()))
@@ -158,6 +184,10 @@ class OpenModelDialog(QDialog):
     def _start_folder(self) -> str:
         text = self.model_edit.text().strip()
         return str(Path(text).parent) if text else ""
+
+
+def _is_onnx(path: str) -> bool:
+    return path.lower().endswith(".onnx")
 
 
 def _row(*widgets: QWidget) -> QWidget:

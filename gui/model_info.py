@@ -26,11 +26,21 @@ def describe_classifier(classifier, generation: int) -> ModelInfo:
                      class_names=tuple(classifier.class_names), summary=summary,
                      runtime=getattr(classifier, "runtime", "keras"),
                      runtime_note=getattr(classifier, "runtime_note", ""),
-                     precision=getattr(classifier, "precision", "float32"))
+                     precision=getattr(classifier, "precision", "float32"),
+                     supports_gradients=bool(getattr(classifier, "supports_gradients", True)),
+                     gradient_note=getattr(classifier, "gradient_note", ""),
+                     facts=tuple(_facts(classifier)))
+
+
+def _facts(classifier) -> list[tuple[str, str]]:
+    facts = getattr(classifier, "summary_facts", None)
+    return [(str(c), str(t)) for c, t in facts()] if facts is not None else []
 
 
 def backend_text(info: ModelInfo) -> str:
     """The status bar's "what runs the model" text."""
+    if not info.supports_gradients:  # an ONNX file: OpenVINO alone runs it, no Keras backend
+        return "ONNX · OpenVINO bfloat16" if info.precision == "bfloat16" else "ONNX · OpenVINO"
     text = f"Keras backend: {info.backend} · {info.device}"
     if info.runtime != "openvino":
         return text
@@ -38,6 +48,8 @@ def backend_text(info: ModelInfo) -> str:
 
 
 def backend_tooltip(info: ModelInfo) -> str:
+    if not info.supports_gradients:
+        return f"Predictions run on OpenVINO. No gradients: {info.gradient_note}."
     if info.runtime == "openvino" and info.precision == "bfloat16":
         return ("Fast CPU mode: predictions run on OpenVINO in bfloat16, about twice as fast; "
                 "probabilities and maps differ slightly from float32. Gradients run on Keras.")

@@ -1,6 +1,6 @@
 """What the window remembers about models between runs (QSettings).
 
-Per model file: the preprocessing and labels file last used with it, so opening it again
+Per model file: the preprocessing, labels file and (ONNX) input layout last used with it, so opening it again
 needs no thought. And the last model opened from the window, re-opened at the next launch
 (a model given on the command line is for that run only and is not remembered). Trust is
 never remembered: a file that runs code is confirmed each session.
@@ -14,8 +14,8 @@ from pathlib import Path
 from gui.engine_requests import ModelRequest
 from gui.settings_store import open_settings
 
-CHOICES_KEY = "models/choices"  # JSON {model path: {"preprocess": …, "labels": …}}
-LAST_KEY = "models/last"  # JSON {"model": …, "labels": …, "preprocess": …}
+CHOICES_KEY = "models/choices"  # JSON {model path: {"preprocess": …, "labels": …, "layout": …}}
+LAST_KEY = "models/last"  # JSON {"model": …, "labels": …, "preprocess": …, "layout": …}
 PRECISION_KEY = "models/precision"  # JSON "float32" | "bfloat16" (Model ▸ Fast CPU mode)
 RESNET50 = "resnet50"
 
@@ -31,19 +31,21 @@ def model_key(model: str) -> str:
 
 
 def remembered_choices(model: str) -> dict:
-    """``{"preprocess": str | None, "labels": str | None}`` last used with this model."""
+    """``{"preprocess", "labels", "layout"}`` (each str or None) last used with this model."""
     entry = _read(CHOICES_KEY, {}).get(model_key(model), {})
-    return {"preprocess": entry.get("preprocess"), "labels": entry.get("labels")}
+    return {"preprocess": entry.get("preprocess"), "labels": entry.get("labels"),
+            "layout": entry.get("layout")}
 
 
 def remember_model(request: ModelRequest) -> None:
     """Called once a model opened from the window has loaded."""
     if request.model != RESNET50:
         choices = _read(CHOICES_KEY, {})
-        choices[model_key(request.model)] = {"preprocess": request.preprocess, "labels": request.labels}
+        choices[model_key(request.model)] = {"preprocess": request.preprocess, "labels": request.labels,
+                                             "layout": request.layout}
         _write(CHOICES_KEY, choices)
     _write(LAST_KEY, {"model": model_key(request.model), "labels": request.labels,
-                      "preprocess": request.preprocess})
+                      "preprocess": request.preprocess, "layout": request.layout})
 
 
 def remembered_precision() -> str:
@@ -64,7 +66,7 @@ def last_model_request() -> ModelRequest | None:
     if not Path(last["model"]).exists():
         return None
     return ModelRequest(model=last["model"], labels=last.get("labels") or None,
-                        preprocess=last.get("preprocess") or None)
+                        preprocess=last.get("preprocess") or None, layout=last.get("layout") or None)
 
 
 def _read(key: str, default):

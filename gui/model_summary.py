@@ -1,4 +1,5 @@
-"""Model ▸ Model summary…: the loaded model's layers, output shapes and parameter counts.
+"""Model ▸ Model summary…: the loaded model's layers, output shapes and parameter counts
+(for an ONNX model: its input, output, opset and nodes counted by op type).
 
 Everything shown comes from ``ModelInfo`` (read in the engine thread when the model loaded),
 so opening this never touches Keras. A non-modal window that follows model changes.
@@ -34,7 +35,9 @@ class ModelSummaryDialog(QDialog):
         self.resize(820, 560)
 
         self.facts: dict[str, QLabel] = {}
+        self.extra_facts: list[tuple[QLabel, QLabel]] = []  # the model's own lines (ModelInfo.facts)
         form = QFormLayout()
+        self.form = form
         form.setHorizontalSpacing(14)
         for key, caption in (("model", "Model"), ("source", "File"), ("input", "Input"),
                              ("classes", "Classes"), ("preprocess", "Preprocessing"),
@@ -74,6 +77,7 @@ class ModelSummaryDialog(QDialog):
         self.info = info
         self.table.setVisible(info is not None)
         self.empty.setVisible(info is None)
+        self._set_extra_facts(info.facts if info is not None else ())
         if info is None:
             for label in self.facts.values():
                 label.setText("—")
@@ -90,10 +94,21 @@ class ModelSummaryDialog(QDialog):
         self.facts["classes"].setText(_classes_text(info))
         self.facts["preprocess"].setText(_preprocess_text(info.preprocess))
         self.facts["labels"].setText(info.labels_source or "—")
-        self.facts["params"].setText(
-            f"{total['params']:,} ({total['trainable_params']:,} trainable, "
-            f"{total['non_trainable_params']:,} non-trainable)" if total else "—")
+        self.facts["params"].setText(_params_text(total))
         self._fill_table(info.summary)
+
+    def _set_extra_facts(self, facts) -> None:
+        for caption, _ in self.extra_facts:
+            self.form.removeRow(caption)  # deletes both labels
+        self.extra_facts = []
+        for caption, text in facts:
+            value = QLabel(text)
+            value.setObjectName(f"fact:{caption}")
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setWordWrap(True)
+            label = QLabel(f"{caption}:")
+            self.form.addRow(label, value)
+            self.extra_facts.append((label, value))
 
     def _fill_table(self, rows) -> None:
         self.table.setRowCount(len(rows))
@@ -101,8 +116,8 @@ class ModelSummaryDialog(QDialog):
         bold.setBold(True)
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         for r, row in enumerate(rows):
-            cells = (row["name"], row["type"], row["output_shape"], f"{row['params']:,}",
-                     f"{row['trainable_params']:,}", f"{row['non_trainable_params']:,}")
+            cells = (row["name"], row["type"], row["output_shape"], _count(row["params"]),
+                     _count(row["trainable_params"]), _count(row["non_trainable_params"]))
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c >= 3:
@@ -115,6 +130,20 @@ class ModelSummaryDialog(QDialog):
         """The table as text, row by row (what the person reads)."""
         return [tuple(self.table.item(r, c).text() for c in range(self.table.columnCount()))
                 for r in range(self.table.rowCount())]
+
+
+def _count(value) -> str:
+    """A parameter count; "—" where the format has none (ONNX has no trainable flag)."""
+    return "—" if value is None else f"{value:,}"
+
+
+def _params_text(total) -> str:
+    if not total:
+        return "—"
+    if total["trainable_params"] is None:
+        return f"{total['params']:,}"
+    return (f"{total['params']:,} ({total['trainable_params']:,} trainable, "
+            f"{total['non_trainable_params']:,} non-trainable)")
 
 
 def _classes_text(info: ModelInfo) -> str:

@@ -40,6 +40,10 @@ from gui.settings_store import (
 )
 
 LIME_VIEW_FIELDS = ("lime_view", "lime_view_features", "lime_boundaries")
+GRADIENT_METHODS = ("gradcam", "ig", "shap-gradient")  # need the model's gradients
+NO_GRADIENT_CHOICE = "shap,lime"  # shown instead of a gradient choice while a model has none
+GRADIENT_FIELDS = ("instant_preview", "preview_ig", "ig_steps", "ig_baseline", "shap_background",
+                   "shap_max_background", "shap_gradient_samples")
 LABEL_WIDTH = 112  # one label column width for every group, so the fields line up
 # Measured with bench/ig_preview.py (untrained ResNet-50, model warm, 2-core CPU).
 PREVIEW_IG_COST = ("For the image on screen. Adds about 3.5 s per class at 32 steps (2 s at 16) "
@@ -61,6 +65,8 @@ class SettingsPanel(QScrollArea):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._quiet = False  # True while values are set by code (load, overrides)
+        self._no_gradients = ""  # the reason, while the model in use has no gradients (ONNX)
+        self._methods_with_gradients = None  # the choice it replaced, restored for the next model
         self.widgets: dict[str, QWidget] = {}
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -205,6 +211,42 @@ class SettingsPanel(QScrollArea):
             self._quiet = False
         self._update_enabled()
 
+    def set_gradients_available(self, available: bool, reason: str = "") -> None:
+        """Grey out the choices that need gradients (with ``reason`` as their tooltip) while
+        the model in use has none. A saved choice that needs them is shown as SHAP and LIME
+        for that model, unsaved, and comes back when a model with gradients loads."""
+        self._no_gradients = "" if available else (reason or "this model has no gradients")
+        combo = self.widgets["methods"]
+        items = combo.model()
+        for row in range(combo.count()):
+            needs = any(m in GRADIENT_METHODS for m in str(combo.itemData(row)).split(","))
+            item = items.item(row)
+            item.setEnabled(available or not needs)
+            item.setToolTip("" if available or not needs else f"Needs gradients: {self._no_gradients}")
+        current = str(combo.currentData())
+        self._quiet = True
+        try:
+            if not available and any(m in GRADIENT_METHODS for m in current.split(",")):
+                self._methods_with_gradients = current
+                self._set_widget("methods", NO_GRADIENT_CHOICE)
+            elif available and self._methods_with_gradients is not None:
+                self._set_widget("methods", self._methods_with_gradients)
+                self._methods_with_gradients = None
+        finally:
+            self._quiet = False
+        for name in ("instant_preview", "preview_ig"):
+            widget = self.widgets[name]
+            tip = widget.property("usualTip")
+            if tip is None:
+                widget.setProperty("usualTip", widget.toolTip())
+                tip = widget.toolTip()
+            widget.setToolTip(str(tip) if available else f"Needs gradients: {self._no_gradients}")
+        self._update_enabled()
+
+    @property
+    def gradients_available(self) -> bool:
+        return not self._no_gradients
+
     def restore_defaults(self) -> None:
         self.set_values(default_settings(), save=True)
 
@@ -296,3 +338,6 @@ class SettingsPanel(QScrollArea):
         for name in ("shap_background", "shap_max_background", "shap_gradient_samples"):
             self.widgets[name].setEnabled("shap-gradient" in methods)
         self.widgets["faithfulness_steps"].setEnabled(settings.faithfulness)
+        if self._no_gradients:  # the model in use cannot run them at all
+            for name in GRADIENT_FIELDS:
+                self.widgets[name].setEnabled(False)
