@@ -240,3 +240,25 @@ def test_randomised_copy_changes_only_the_chosen_weights(nchw_file):
     assert copy.class_names == classifier.class_names and copy.layout == classifier.layout
     with pytest.raises(ModelError, match="no weight tensor named nope"):
         classifier.randomised(["nope"])
+
+
+def test_options_that_do_not_apply_are_one_line(nchw_file, tmp_path):
+    with pytest.raises(ModelError, match="^conv.onnx: ONNX models run on OpenVINO"):
+        load_classifier(ModelSpec(model=str(nchw_file), runtime="keras"))
+    with pytest.raises(ModelError, match="^--layout is for ONNX models"):
+        load_classifier(ModelSpec(model=str(tmp_path / "model.keras"), layout="NCHW"))
+    with pytest.raises(ModelError, match="has no 1 or 3 channels where NHWC puts them"):
+        load_classifier(ModelSpec(model=str(nchw_file), layout="NHWC"))
+    with pytest.raises(ModelError, match="torch preprocessing needs a 3-channel model"):
+        grey = onnx_models.save(onnx_models.conv_net(channels=1), tmp_path / "grey.onnx")
+        load_classifier(ModelSpec(model=str(grey), preprocess="torch"))
+
+
+def test_grey_models_see_the_same_grey_as_keras_models(tmp_path):
+    path = onnx_models.save(onnx_models.conv_net(channels=1), tmp_path / "grey.onnx")
+    classifier = load_classifier(ModelSpec(model=str(path), preprocess="unit"))
+    assert classifier.channels == 1
+    images = pixels(2)
+    grey = images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    np.testing.assert_allclose(classifier.predict(images),
+                               onnxruntime_probabilities(path, grey[..., None], mode="unit"), atol=1e-5)
