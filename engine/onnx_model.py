@@ -14,6 +14,7 @@ in front of it, so, like the Keras forward pass, it takes the images as they are
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -171,7 +172,7 @@ class OnnxClassifier:
             noise = rng.normal(0.0, scale, original.shape).astype(original.dtype)
             by_name[tensor_name].CopyFrom(numpy_helper.from_array(noise, tensor_name))
         data = proto.SerializeToString()
-        graph = self.graph.__class__(**{**self.graph.__dict__, "proto": onnx.load_from_string(data)})
+        graph = replace(self.graph, proto=onnx.load_from_string(data))
         return OnnxClassifier(graph, data, self.name, self.source, self.preprocess_mode, self.layout,
                               list(self.class_names), self.labels_source, self.precision)
 

@@ -43,13 +43,14 @@ def conv_weights(classes=5, channels=3, seed=0):
 
 
 def conv_net(size=16, classes=5, layout="NCHW", batch="batch", channels=3, head=None,
-             reshape_batch=False, mixes_batch=False, metadata=None):
+             reshape_batch=False, mixes_batch=False, metadata=None, open_width=False):
     """Conv 3×3 (4 filters) → ReLU → global average → Gemm to ``classes`` logits; ``head``
     "Softmax" or "Sigmoid" adds that op. NHWC models transpose first, as TensorFlow
     exports do. ``reshape_batch`` flattens with a fixed Reshape, as some exporters
     write a batch of one into the graph (here as (1, 4), no -1). ``mixes_batch`` averages
     over the batch axis, a no-op for the one image such a graph was exported for, so it
-    only answers correctly one image at a time."""
+    only answers correctly one image at a time. ``open_width`` leaves the output's class
+    dimension unnamed in the file, as some exporters do."""
     from onnx import helper, numpy_helper
 
     w, b, g, c = conv_weights(classes, channels)
@@ -75,7 +76,8 @@ def conv_net(size=16, classes=5, layout="NCHW", batch="batch", channels=3, head=
     nodes.append(helper.make_node("Gemm", ["flat", "fc.weight", "fc.bias"], [scores], transB=1))
     if head is not None:
         nodes.append(helper.make_node(head, [scores], ["logits"]))
-    return _model(nodes, [_tensor("image", shape)], [_tensor("logits", [batch, classes])],
+    width = "classes" if open_width else classes
+    return _model(nodes, [_tensor("image", shape)], [_tensor("logits", [batch, width])],
                   initializers, metadata)
 
 

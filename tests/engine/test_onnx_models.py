@@ -262,3 +262,26 @@ def test_grey_models_see_the_same_grey_as_keras_models(tmp_path):
     grey = images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     np.testing.assert_allclose(classifier.predict(images),
                                onnxruntime_probabilities(path, grey[..., None], mode="unit"), atol=1e-5)
+
+
+def test_an_open_class_count_is_found_by_one_run(tmp_path):
+    path = onnx_models.save(onnx_models.conv_net(classes=7, open_width=True), tmp_path / "open.onnx")
+    classifier = load_classifier(ModelSpec(model=str(path)))
+    assert classifier.graph.output_shape == [None, None] and classifier.num_classes == 7
+    np.testing.assert_allclose(classifier.predict(pixels(2)),
+                               softmax(onnx_models.conv_reference(pixels(2), classes=7)), atol=1e-5)
+
+
+def test_external_data_reached_through_a_link_out_of_the_folder_is_refused(tmp_path):
+    import onnx
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    path = folder / "linked.onnx"
+    onnx.save(onnx_models.conv_net(), str(path), save_as_external_data=True, location="weights.bin",
+              size_threshold=0)
+    (tmp_path / "elsewhere").mkdir()
+    (folder / "weights.bin").rename(tmp_path / "elsewhere" / "weights.bin")
+    (folder / "weights.bin").symlink_to(tmp_path / "elsewhere" / "weights.bin")
+    with pytest.raises(ModelError, match="^linked.onnx: tensor 'conv.weight' refers to data outside"):
+        load_classifier(ModelSpec(model=str(path)))
