@@ -27,7 +27,7 @@ LABEL_KEYS = ("class_names", "labels", "classes")  # metadata_props keys read as
 class OnnxGraph:
     """What the app needs to know about an ONNX classifier, read from its protobuf."""
 
-    proto: object  # onnx.ModelProto, external weights not loaded
+    proto: object  # onnx.ModelProto without its weights' values (names, shapes and types kept)
     input_name: str
     input_shape: list  # ints for fixed dimensions, None for dynamic ones
     input_type: str
@@ -61,6 +61,7 @@ def read_graph(path: Path) -> OnnxGraph:
     if len(graph.output) != 1:
         raise ModelError(f"{name}: expected one output of class scores, the model has {len(graph.output)}")
     image, scores = inputs[0], graph.output[0]
+    drop_weight_values(proto)
     return OnnxGraph(proto=proto, input_name=image.name, input_shape=_shape(image),
                      input_type=_element_type(image), output_name=scores.name,
                      output_shape=_shape(scores), final_op=_final_op(graph, scores.name),
@@ -92,6 +93,14 @@ def refuse_outside_data(name: str, proto, folder: Path) -> None:
         if not location or (target != root and root not in target.parents):
             raise ModelError(f"{name}: tensor {tensor.name!r} refers to data outside the model's "
                              f"folder ({location or 'no location'}); refused")
+
+
+def drop_weight_values(proto) -> None:
+    """Forget the initializers' numbers: OpenVINO holds the weights it runs, and a second
+    copy here would double the memory a large model takes."""
+    for tensor in proto.graph.initializer:
+        for name in ("raw_data", "float_data", "double_data", "int32_data", "int64_data", "uint64_data"):
+            tensor.ClearField(name)
 
 
 def class_names_from_metadata(name: str, metadata: dict, expected: int) -> list[str] | None:

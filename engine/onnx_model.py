@@ -22,7 +22,7 @@ import numpy as np
 from engine import heads
 from engine.errors import ModelError, first_line
 from engine.jobs import Prediction
-from engine.onnx_graph import OnnxGraph, class_names_from_metadata, read_graph
+from engine.onnx_graph import OnnxGraph, class_names_from_metadata, drop_weight_values, read_graph
 from engine.preprocess import PREPROCESS_MODES, openvino_preprocess
 
 LAYOUTS = ("NCHW", "NHWC")
@@ -172,7 +172,9 @@ class OnnxClassifier:
             noise = rng.normal(0.0, scale, original.shape).astype(original.dtype)
             by_name[tensor_name].CopyFrom(numpy_helper.from_array(noise, tensor_name))
         data = proto.SerializeToString()
-        graph = replace(self.graph, proto=onnx.load_from_string(data))
+        structure = onnx.load_from_string(data)
+        drop_weight_values(structure)
+        graph = replace(self.graph, proto=structure)
         return OnnxClassifier(graph, data, self.name, self.source, self.preprocess_mode, self.layout,
                               list(self.class_names), self.labels_source, self.precision)
 
