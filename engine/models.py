@@ -153,6 +153,8 @@ def load_classifier(spec: ModelSpec) -> Classifier:
         raise ModelError(
             f"unknown preprocessing {spec.preprocess!r}; choose one of {', '.join(PREPROCESS_MODES)}"
         )
+    if spec.labels:  # a broken labels file is said at once, not after seconds of model loading
+        read_labels(spec.labels)
     if spec.model == RESNET50:
         return _load_resnet50(spec)
     return _load_user_model(spec)
@@ -216,9 +218,9 @@ def _load_user_model(spec: ModelSpec) -> Classifier:
     try:
         model = keras.saving.load_model(str(path), compile=False, safe_mode=not spec.trust,
                                         custom_objects=custom or None)
-    except ValueError as exc:
+    except Exception as exc:
         message = first_line(exc)
-        if "lambda" in message.lower() or "safe_mode" in message:
+        if isinstance(exc, ValueError) and ("lambda" in message.lower() or "safe_mode" in message):
             raise UntrustedModelError(_code_refusal(path.name, _code_layer(path))) from exc
         unknown = _unknown_class(str(exc))
         if unknown:
@@ -226,8 +228,6 @@ def _load_user_model(spec: ModelSpec) -> Classifier:
                              "know; if you trust the model, give the Python file that defines it "
                              "(--custom-objects FILE.py --trust-model)") from exc
         raise ModelError(f"{path.name}: cannot load model: {message}") from exc
-    except Exception as exc:
-        raise ModelError(f"{path.name}: cannot load model: {first_line(exc)}") from exc
     if len(getattr(model, "inputs", None) or [None]) != 1:
         raise ModelError(f"{path.name}: expected one image input, the model has {len(model.inputs)}")
     _check_image_input(path.name, model.input_shape, spec)

@@ -73,7 +73,7 @@ def distinct_stems(paths: Iterable[str | os.PathLike]) -> list[str]:
         for i, full in zip(indices, resolved):
             relative = full.relative_to(common)
             parts = [*relative.parent.parts, full.stem]
-            if sum(1 for r in resolved if r.with_suffix("") == full.with_suffix("")) > 1:
+            if sum(1 for r in set(resolved) if r.with_suffix("") == full.with_suffix("")) > 1:
                 parts[-1] = full.name.replace(".", "-")  # cat.png and cat.jpg side by side
             names[i] = _safe_name("-".join(parts))
     seen: dict[str, int] = {}
