@@ -29,6 +29,7 @@ class ModelRequest:
     trust: bool = False
     runtime: str | None = None  # forward pass: auto | keras | openvino (None: the default)
     precision: str = "float32"  # "bfloat16": the labelled fast choice (OpenVINO on CPU)
+    custom_objects: str | None = None  # a .py file defining custom layers (runs it: trusted only)
 
     @classmethod
     def from_args(cls, args) -> "ModelRequest":
@@ -38,7 +39,8 @@ class ModelRequest:
                    preprocess=getattr(args, "preprocess", None),
                    trust=bool(getattr(args, "trust_model", False)),
                    runtime=getattr(args, "runtime", None),
-                   precision=getattr(args, "precision", None) or "float32")
+                   precision=getattr(args, "precision", None) or "float32",
+                   custom_objects=getattr(args, "custom_objects", None))
 
     def with_weights(self, weights: str | None) -> "ModelRequest":
         return replace(self, weights=weights)

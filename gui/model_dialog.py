@@ -30,6 +30,9 @@ from gui.model_memory import remembered_choices
 
 MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
 LABELS_FILTER = "Class names (*.txt *.json);;All files (*)"
+CUSTOM_OBJECTS_FILTER = "Python files (*.py)"
+CUSTOM_OBJECTS_TIP = ("A Python file that defines the model's custom layers. It runs when the model "
+                      "loads, so it is used only when you trust the model.")
 LABELS_PLACEHOLDER = "labels.txt beside the model, else class 0…N-1"
 TRUST_TEXT = "I trust this file (it may run code when loaded)"
 TRUST_TIP = ("Models with Lambda layers or custom objects, and TensorFlow SavedModel folders, "
@@ -66,6 +69,15 @@ class OpenModelDialog(QDialog):
         labels_file = QPushButton("Choose…")
         labels_file.clicked.connect(self.choose_labels)
 
+        self.custom_edit = QLineEdit()
+        self.custom_edit.setObjectName("customObjectsPath")
+        self.custom_edit.setPlaceholderText("none (only for a model with custom layers)")
+        self.custom_edit.setClearButtonEnabled(True)
+        self.custom_edit.setToolTip(CUSTOM_OBJECTS_TIP)
+        self.custom_edit.textChanged.connect(self._custom_objects_changed)
+        custom_file = QPushButton("Choose…")
+        custom_file.clicked.connect(self.choose_custom_objects)
+
         self.preprocess_combo = QComboBox()
         self.preprocess_combo.setObjectName("preprocess")
         self.preprocess_combo.setToolTip(PREPROCESS_TIP)
@@ -82,6 +94,7 @@ class OpenModelDialog(QDialog):
         form = QFormLayout()
         form.addRow("Model", _row(self.model_edit, model_file, model_folder))
         form.addRow("Class names", _row(self.labels_edit, labels_file))
+        form.addRow("Custom layers", _row(self.custom_edit, custom_file))
         form.addRow("Preprocessing", self.preprocess_combo)
         form.addRow("", self.trust_box)
         form.addRow("", self.remembered_note)
@@ -100,6 +113,7 @@ class OpenModelDialog(QDialog):
             self._filled_for = current.model
             self.model_edit.setText(current.model)
             self.labels_edit.setText(current.labels or "")
+            self.custom_edit.setText(current.custom_objects or "")
             self._set_preprocess(current.preprocess or "none")
         else:
             self._set_preprocess("none")
@@ -123,6 +137,12 @@ class OpenModelDialog(QDialog):
         if path:
             self.labels_edit.setText(path)
 
+    def choose_custom_objects(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Python file with the model's custom layers",
+                                              self._start_folder(), CUSTOM_OBJECTS_FILTER)
+        if path:
+            self.custom_edit.setText(path)
+
     def set_model(self, path: str) -> None:
         self.model_edit.setText(path)
         self._model_chosen(path)
@@ -131,7 +151,8 @@ class OpenModelDialog(QDialog):
         # Built on the current request, so choices made elsewhere (the runtime) carry over.
         return replace(self._base, model=self.model_edit.text().strip(), weights=None,
                        labels=self.labels_edit.text().strip() or None,
-                       preprocess=self.preprocess_combo.currentData(), trust=self.trust_box.isChecked())
+                       preprocess=self.preprocess_combo.currentData(), trust=self.trust_box.isChecked(),
+                       custom_objects=self.custom_edit.text().strip() or None)
 
     # ------------------------------------------------------------------ helpers
 
@@ -147,6 +168,11 @@ class OpenModelDialog(QDialog):
         remembered = choices["preprocess"] or choices["labels"]
         self.remembered_note.setText("Preprocessing and class names as last used with this model."
                                      if remembered else "")
+
+    def _custom_objects_changed(self, text: str) -> None:
+        # Running the file is trusting it: the box says so instead of a refusal after Open.
+        if text.strip():
+            self.trust_box.setChecked(True)
 
     def _set_preprocess(self, mode: str) -> None:
         index = self.preprocess_combo.findData(mode)

@@ -43,6 +43,16 @@ def snapshot(folder: Path) -> dict:
     return found
 
 
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG signature and IHDR chunk claiming ``width`` × ``height``, and no pixel data."""
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit grey: the least memory
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    return b"\x89PNG\r\n\x1a\n" + chunk
+
+
 def error_lines(result) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.strip()]
 
@@ -89,6 +99,8 @@ def corpus(tmp_path_factory):
     (ws / "text.jpg").write_text("hello")
     (ws / "empty.png").write_bytes(b"")
     (ws / "folder.png").mkdir()
+    # 95 megapixels by its header: under our limit, over Pillow's warning threshold.
+    (ws / "bomb.png").write_bytes(png_header_only(10_000, 9_500))
     # Special files: each would hang or never end if opened.
     os.mkfifo(ws / "fifo.png")
     os.mkfifo(ws / "fifo.keras")
@@ -200,7 +212,7 @@ def test_refused_at_once_with_one_line(corpus, argv, status, words):
 def test_bad_images_beside_a_good_one_each_get_one_line(corpus):
     """One model load for many bad images: each is one line, the good one still runs."""
     bad = ["broken.png", "text.jpg", "empty.png", "fifo.png", "socket.png", "/dev/zero", "folder.png",
-           "nowhere.png"]
+           "nowhere.png", "bomb.png"]
     before = snapshot(corpus)
     result = run("predict", *bad, "good.png", *M, "--json", cwd=corpus)
     assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -208,7 +220,7 @@ def test_bad_images_beside_a_good_one_each_get_one_line(corpus):
     assert len(lines) == len(bad), result.stderr
     assert all(line.startswith("error: ") for line in lines)
     for name in ["broken.png", "text.jpg", "empty.png", "fifo.png", "socket.png", "zero", "folder.png",
-                 "nowhere.png"]:
+                 "nowhere.png", "bomb.png"]:
         assert sum(name in line for line in lines) == 1, (name, lines)
     assert [entry["image"] for entry in json.loads(result.stdout)] == ["good.png"]
     assert snapshot(corpus) == before

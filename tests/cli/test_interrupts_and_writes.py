@@ -141,42 +141,13 @@ def test_full_stdout_is_one_line(workspace):
     assert stderr.strip().splitlines() == ["error: standard output: cannot write (No space left on device)"]
 
 
-CUSTOM_LAYER = '''
-import keras
-
-
-@keras.saving.register_keras_serializable(package="user")
-class Scale(keras.layers.Layer):
-    """Multiplies by a fixed factor: Keras cannot rebuild it without this file."""
-
-    def __init__(self, factor=1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.factor = factor
-
-    def call(self, x):
-        return x * self.factor
-
-    def get_config(self):
-        return {**super().get_config(), "factor": self.factor}
-'''
-
-
 def test_a_trusted_model_with_a_custom_layer_opens_with_its_python_file(tmp_path):
-    """Saved in a child process, so this process never registers the layer itself."""
-    (tmp_path / "layers.py").write_text(CUSTOM_LAYER)
-    build = f'''
-import runpy, numpy as np, keras
-Scale = runpy.run_path("layers.py")["Scale"]
-inputs = keras.Input((8, 8, 3))
-dense = keras.layers.Dense(2, activation="softmax")
-model = keras.Model(inputs, dense(keras.layers.Flatten()(Scale(0.01)(inputs))))
-dense.set_weights([np.linspace(-1, 1, 8 * 8 * 3 * 2, dtype="float32").reshape(-1, 2), np.zeros(2, "float32")])
-model.save("custom.keras")
-image = np.arange(8 * 8 * 3, dtype="float32").reshape(8, 8, 3)
-np.save("expected.npy", model.predict(image[None], verbose=0)[0])
-'''
-    subprocess.run([sys.executable, "-c", build], cwd=tmp_path, check=True, capture_output=True, timeout=300)
-    Image.fromarray(np.arange(8 * 8 * 3, dtype=np.uint8).reshape(8, 8, 3)).save(tmp_path / "x.png")
+    import json
+
+    from known_models import custom_layer_image, save_custom_layer_model
+
+    save_custom_layer_model(tmp_path)
+    Image.fromarray(custom_layer_image()).save(tmp_path / "x.png")
     refused = subprocess.run([sys.executable, str(ROOT / "main.py"), "predict", "x.png", "--model",
                               "custom.keras", "--trust-model"], cwd=tmp_path, capture_output=True, text=True,
                              timeout=300)
@@ -188,8 +159,6 @@ np.save("expected.npy", model.predict(image[None], verbose=0)[0])
                              "--trust-model", "--custom-objects", "layers.py", "--json", "--top", "2"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert opened.returncode == 0, opened.stderr
-    import json
-
     predictions = {p["index"]: p["probability"] for p in json.loads(opened.stdout)[0]["predictions"]}
     expected = np.load(tmp_path / "expected.npy")  # Keras's own forward pass on the same pixels
     assert [predictions[0], predictions[1]] == pytest.approx(expected.tolist(), abs=1e-5)
