@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -570,6 +571,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print(interrupts.message(exc), file=sys.stderr)
         return interrupts.exit_status(exc)
+    except Exception as exc:  # a bug, not the user's input: still one line (full trace on request)
+        if os.environ.get("IMAGE_EXPLAINER_DEBUG"):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {strict_one_line(exc)} "
+              "(set IMAGE_EXPLAINER_DEBUG=1 for the full trace)", file=sys.stderr)
+        return EXIT_SETUP
 
 
 def say(text: str) -> None:
@@ -598,8 +605,6 @@ def _stdout_reason(err: OSError) -> str:
 
 def _abandon_stdout() -> None:
     """Point stdout at /dev/null so Python's exit flush does not print a second traceback."""
-    import os
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

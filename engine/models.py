@@ -228,10 +228,14 @@ def _load_user_model(spec: ModelSpec) -> Classifier:
                              "know; if you trust the model, give the Python file that defines it "
                              "(--custom-objects FILE.py --trust-model)") from exc
         raise ModelError(f"{path.name}: cannot load model: {message}") from exc
-    if len(getattr(model, "inputs", None) or [None]) != 1:
-        raise ModelError(f"{path.name}: expected one image input, the model has {len(model.inputs)}")
-    _check_image_input(path.name, model.input_shape, spec)
-    outputs = model.output_shape
+    try:
+        inputs, input_shape, outputs = model.inputs, model.input_shape, model.output_shape
+    except (AttributeError, ValueError) as exc:  # a Sequential model saved before it was built
+        raise ModelError(f"{path.name}: the model has no defined input shape (saved before it was built); "
+                         "save it again after building it with keras.Input(shape)") from exc
+    if len(inputs or [None]) != 1:
+        raise ModelError(f"{path.name}: expected one image input, the model has {len(inputs)}")
+    _check_image_input(path.name, input_shape, spec)
     if isinstance(outputs, list) or len(outputs) != 2 or outputs[1] is None:
         raise ModelError(f"{path.name}: expected one output of class scores, got {outputs}")
     return _user_classifier(spec, path, model, int(outputs[1]), _ends_in_probabilities(model))
