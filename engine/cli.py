@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("images", nargs="*", metavar="IMAGE")
     gui.add_argument("--explain", metavar="METHODS", help="start explaining the first image: shap, lime or shap,lime")
     gui.add_argument("--samples", type=_positive_int, help="LIME samples")
-    gui.add_argument("--max-evals", type=_positive_int, help="SHAP max evaluations")
+    gui.add_argument("--max-evals", type=_max_evals, help="SHAP max evaluations")
     gui.add_argument("--classes", type=_positive_int, help="how many top classes to explain")
     gui.add_argument("--screenshot", type=Path, help="save a PNG of the window when all jobs finish, then exit")
     gui.add_argument("--faithfulness", action="store_true",
@@ -124,7 +124,7 @@ def add_explain_options(parser: argparse.ArgumentParser) -> None:
     shap = parser.add_argument_group("SHAP (Partition)")
     shap.add_argument("--masker", type=_masker, default=ShapParams.masker,
                       help=f"inpaint_telea (default), inpaint_ns or blur(k,k) with 1 <= k <= {MAX_BLUR_KERNEL}")
-    shap.add_argument("--max-evals", type=_positive_int, default=ShapParams.max_evals, help="default 500")
+    shap.add_argument("--max-evals", type=_max_evals, default=ShapParams.max_evals, help="10 or more (default 500)")
     shap.add_argument("--batch-size", type=_positive_int, default=ShapParams.batch_size,
                       help="default 50 (also for shap-gradient)")
     background = parser.add_argument_group("SHAP with a background set (--method shap-gradient)")
@@ -721,6 +721,13 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _max_evals(text: str) -> int:
+    value = _positive_int(text)
+    if value < 10:  # Partition needs the empty and full masks and a few coalitions between
+        raise argparse.ArgumentTypeError("must be at least 10")
     return value
 
 
