@@ -132,13 +132,18 @@ def test_closed_pipe_on_stdout_is_one_line(workspace):
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
-def test_full_stdout_is_one_line(workspace):
+def test_full_stdout_is_one_clear_error(monkeypatch):
+    """In-process (the closed-pipe test above runs the whole command): a write to a full
+    device is a StdoutError naming the reason, and stdout is parked so exit stays quiet."""
+    from engine.cli import StdoutError, say
+
     with open("/dev/full", "w") as full:
-        process = start("predict", workspace / "img00.png", "--model", "region.keras", "--labels", "labels.txt",
-                        "--json", cwd=workspace, stdout=full)
-        _, stderr = process.communicate(timeout=300)
-    assert process.returncode == 2 and "Traceback" not in stderr and "Exception ignored" not in stderr
-    assert stderr.strip().splitlines() == ["error: standard output: cannot write (No space left on device)"]
+        monkeypatch.setattr(sys, "stdout", full)
+        with pytest.raises(StdoutError) as raised:
+            say("top class: cat")
+        assert str(raised.value) == "standard output: cannot write (No space left on device)"
+        full.write("x")
+        full.flush()  # now /dev/null underneath: nothing left to fail at interpreter exit
 
 
 def test_a_trusted_model_with_a_custom_layer_opens_with_its_python_file(tmp_path):
