@@ -19,6 +19,9 @@ HEADLESS = {"predict", "explain", "evaluate", "self-test"}
 
 def main(argv: list[str] | None = None) -> int:
     prepare_environment()
+    from engine.library_warnings import one_line_warnings
+
+    one_line_warnings()  # the window too: a library's warning is one line, never a raw dump
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in HEADLESS:
         if argv[0] == "self-test":

@@ -7,16 +7,18 @@ as one line on stderr naming the file; no tracebacks for things a user can fix.
 from __future__ import annotations
 
 import argparse
-import json
+import math
+import os
 import sys
 from pathlib import Path
 
+from engine import strict_json
 from engine.errors import Cancelled, EngineError, WeightsMissingError
 from engine.explain.gradcam import GradCamParams
 from engine.explain.integrated_gradients import BASELINES, IntegratedGradientsParams
 from engine.explain.lime_image import DISTANCE_METRICS, SEGMENTATION_DEFAULTS, LimeParams
 from engine.explain.shap_gradient import EXPLAINERS, ShapGradientParams
-from engine.explain.shap_partition import ShapParams
+from engine.explain.shap_partition import MAX_BLUR_KERNEL, ShapParams, check_blur_fits
 from engine.preprocess import PREPROCESS_MODES
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_SETUP = 0, 1, 2
@@ -28,12 +30,24 @@ class UsageError(Exception):
     pass
 
 
+class StdoutError(EngineError):
+    """Standard output cannot be written: a closed pipe (``| head -1``), a full disk, /dev/full."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line naming it (no usage block), exit 2."""
+
+    def error(self, message: str):
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_SETUP)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="image-explainer",
-                                     description="Explain why an image classifier decided what it decided.")
+    parser = OneLineParser(prog="image-explainer",
+                           description="Explain why an image classifier decided what it decided.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    common = argparse.ArgumentParser(add_help=False)
+    common = OneLineParser(add_help=False)
     model = common.add_argument_group("model")
     model.add_argument("--model", default=None,  # not given: ResNet-50 (the window: the last model)
                        help="resnet50 (default), a .keras/.h5/.onnx file or a TensorFlow SavedModel folder")
@@ -46,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="ONNX input layout, when its shape does not say (default: from the shape)")
     model.add_argument("--trust-model", action="store_true",
                        help="allow a model that runs code when loaded (Lambda layers, SavedModel folders)")
+    model.add_argument("--custom-objects", metavar="FILE.py",
+                       help="Python file defining the model's custom layers (runs it: trusted models only, "
+                            "with --trust-model)")
     model.add_argument("--runtime", choices=["auto", "keras", "openvino"], default=None,
                        help="forward pass: auto (default: OpenVINO on CPU when it matches Keras), "
                             "keras, or openvino (float32 either way)")
@@ -64,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("images", nargs="+", metavar="IMAGE")
     add_explain_options(explain)
     explain.add_argument("--out", type=Path, help="folder for PNG, NPZ and JSON files")
+    explain.add_argument("--overwrite", action="store_true",
+                         help="replace result files that exist already (otherwise the run stops first)")
     explain.add_argument("--json", action="store_true", help="print a JSON summary per image and method")
     grid = explain.add_argument_group("images × classes grid")
     grid.add_argument("--grid", action="store_true",
@@ -80,13 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
                           help="one sub-folder of images per class, named like the class labels")
     evaluate.add_argument("--batch-size", type=_positive_int, default=32, help="images per model batch (default 32)")
     evaluate.add_argument("--out", type=Path, help="folder for metrics.json and confusion_matrix.png")
+    evaluate.add_argument("--overwrite", action="store_true",
+                          help="replace metrics.json / confusion_matrix.png if they exist")
     evaluate.add_argument("--json", action="store_true", help="print metrics.json to stdout instead of a table")
 
     gui = commands.add_parser("gui", parents=[common], help="open the window (the default)")
     gui.add_argument("images", nargs="*", metavar="IMAGE")
     gui.add_argument("--explain", metavar="METHODS", help="start explaining the first image: shap, lime or shap,lime")
     gui.add_argument("--samples", type=_positive_int, help="LIME samples")
-    gui.add_argument("--max-evals", type=_positive_int, help="SHAP max evaluations")
+    gui.add_argument("--max-evals", type=_max_evals, help="SHAP max evaluations")
     gui.add_argument("--classes", type=_positive_int, help="how many top classes to explain")
     gui.add_argument("--screenshot", type=Path, help="save a PNG of the window when all jobs finish, then exit")
     gui.add_argument("--faithfulness", action="store_true",
@@ -102,10 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
 def add_explain_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="shap", help="shap, lime, or both: shap,lime (default shap)")
     parser.add_argument("--classes", type=_positive_int, default=3, help="explain the top K classes (default 3)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=_seed, default=0, help=f"random seed, 0 to {MAX_SEED} (default 0)")
     shap = parser.add_argument_group("SHAP (Partition)")
-    shap.add_argument("--masker", default=ShapParams.masker, help="inpaint_telea (default), inpaint_ns or blur(k,k)")
-    shap.add_argument("--max-evals", type=_positive_int, default=ShapParams.max_evals, help="default 500")
+    shap.add_argument("--masker", type=_masker, default=ShapParams.masker,
+                      help=f"inpaint_telea (default), inpaint_ns or blur(k,k) with 1 <= k <= {MAX_BLUR_KERNEL}")
+    shap.add_argument("--max-evals", type=_max_evals, default=ShapParams.max_evals, help="10 or more (default 500)")
     shap.add_argument("--batch-size", type=_positive_int, default=ShapParams.batch_size,
                       help="default 50 (also for shap-gradient)")
     background = parser.add_argument_group("SHAP with a background set (--method shap-gradient)")
@@ -131,9 +153,10 @@ def add_explain_options(parser: argparse.ArgumentParser) -> None:
     lime = parser.add_argument_group("LIME")
     lime.add_argument("--samples", type=_positive_int, default=LimeParams.num_samples, help="default 1000")
     lime.add_argument("--num-features", type=_positive_int, default=LimeParams.num_features, help="default 1000")
-    lime.add_argument("--hide-color", default="0", help="colour of hidden segments: a number, or 'mean' (default 0)")
+    lime.add_argument("--hide-color", type=_hide_color, default="0",
+                      help="colour of hidden segments: a number, or 'mean' (default 0)")
     lime.add_argument("--lime-batch-size", type=_positive_int, default=LimeParams.batch_size, help="default 50")
-    lime.add_argument("--kernel-width", type=float, default=LimeParams.kernel_width, help="default 0.25")
+    lime.add_argument("--kernel-width", type=_positive_float, default=LimeParams.kernel_width, help="default 0.25")
     lime.add_argument("--distance-metric", choices=DISTANCE_METRICS, default=LimeParams.distance_metric)
     lime.add_argument("--segmentation", choices=list(SEGMENTATION_DEFAULTS), default=LimeParams.segmentation)
     lime.add_argument("--seg-param", action="append", default=[], metavar="NAME=VALUE",
@@ -197,6 +220,7 @@ def model_spec(args):
 
     return ModelSpec(model=args.model or "resnet50", weights=args.weights, labels=args.labels,
                      preprocess=args.preprocess, trust=args.trust_model,
+                     custom_objects=getattr(args, "custom_objects", None),
                      runtime=getattr(args, "runtime", None),
                      precision=getattr(args, "precision", None) or "float32",
                      layout=getattr(args, "layout", None))
@@ -207,6 +231,9 @@ def load_classifier_for_cli(args):
     from engine.models import load_classifier
 
     spec = model_spec(args)
+    if spec.custom_objects and not spec.trust:  # before anything loads: it would run that file
+        raise UsageError(f"--custom-objects {spec.custom_objects}: runs that Python file; "
+                         "give it only with --trust-model, for a model you trust")
     try:
         return load_classifier(spec)
     except WeightsMissingError as missing:
@@ -216,6 +243,23 @@ def load_classifier_for_cli(args):
         return load_classifier(spec)
 
 
+def readable_images(paths: list[str]) -> tuple[list[str], int]:
+    """The image paths that are regular files; the others reported now, before the model loads."""
+    from engine.errors import ImageError
+    from engine.safe_files import require_regular_file
+
+    kept, failed = [], 0
+    for path in paths:
+        try:
+            require_regular_file(path, "image", ImageError)
+        except EngineError as exc:
+            _error(exc)
+            failed += 1
+            continue
+        kept.append(path)
+    return kept, failed
+
+
 class ModelInputs:
     """The given image files, loaded and resized for the model, in order.
 
@@ -223,10 +267,10 @@ class ModelInputs:
     others still come.
     """
 
-    def __init__(self, paths: list[str], classifier):
+    def __init__(self, paths: list[str], classifier, failed: int = 0):
         self.paths = paths
         self.classifier = classifier
-        self.failed = 0
+        self.failed = failed
 
     def __iter__(self):
         from engine.images import fit_to_model, load_image
@@ -242,25 +286,28 @@ class ModelInputs:
 
 
 def run_predict(args) -> int:
-
+    paths, failed = readable_images(args.images)
+    if not paths:
+        return EXIT_SOME_FAILED
     classifier = load_classifier_for_cli(args)
     results = []
-    inputs = ModelInputs(args.images, classifier)
+    inputs = ModelInputs(paths, classifier, failed)
     for path, image in inputs:
         predictions = classifier.top_k(classifier.predict(image)[0], args.top)
         results.append({"image": path, "predictions": [p.to_json() for p in predictions]})
         if not args.json:
-            print(f"{path}  [{classifier.label}]")
+            say(f"{path}  [{classifier.label}]")
             for p in predictions:
-                print(f"  {p.probability:7.2%}  {p.name}  ({p.index})")
+                say(f"  {p.probability:7.2%}  {p.name}  ({p.index})")
     if args.json:
-        print(json.dumps(results, indent=2))
+        say(strict_json.dumps(results))
     return EXIT_SOME_FAILED if inputs.failed else EXIT_OK
 
 
 def run_explain(args) -> int:
     from engine import explain
     from engine.export import summary, write_explanation
+    from engine.outputs import check_output_folder, distinct_stems, explanation_files, refuse_existing
 
     methods = parse_methods(args.method)
     if args.grid and len(methods) != 1:
@@ -272,6 +319,19 @@ def run_explain(args) -> int:
               "gradcam": _validated(GradCamParams(layer=args.layer)),
               "ig": _validated(IntegratedGradientsParams(steps=args.ig_steps, baseline=args.baseline,
                                                          seed=args.seed))}
+    # Every target is checked before anything is computed: no run ends in a refusal to write.
+    stems = distinct_stems(args.images)
+    if args.out:
+        check_output_folder(args.out)
+        if args.grid:
+            refuse_existing(grid_files(args.out, args.pdf), args.overwrite)
+        else:
+            refuse_existing((f for stem in stems for m in methods for f in explanation_files(args.out, stem, m)),
+                            args.overwrite)
+    stem_of = dict(zip(args.images, stems))
+    paths, failed = readable_images(args.images)
+    if not paths:
+        return EXIT_SOME_FAILED
     classifier = load_classifier_for_cli(args)
     for method in methods:  # before any image: a method this model cannot run is a setup error
         explain.refuse_without_gradients(method, classifier)
@@ -280,20 +340,33 @@ def run_explain(args) -> int:
     if args.all_classes and classifier.num_classes > GRID_ALL_CLASSES_LIMIT:
         raise UsageError(f"--all-classes: the model has {classifier.num_classes} classes; the grid shows all "
                          f"classes only up to {GRID_ALL_CLASSES_LIMIT} (use --classes K)")
+    if "shap" in methods:
+        try:
+            check_blur_fits(params["shap"].masker, classifier.input_size)
+        except ValueError as exc:
+            raise UsageError(f"--masker {args.masker}: {exc}") from None
     if params["shap-gradient"] is not None:
         preload_background(params["shap-gradient"], classifier)
     if args.grid:
-        return run_grid(args, methods[0], params[methods[0]], classifier)
+        return run_grid(args, methods[0], params[methods[0]], classifier, paths, failed)
     summaries = []
-    inputs = ModelInputs(args.images, classifier)
+    unusable: set[str] = set()  # methods this model cannot run: said once, then skipped
+    inputs = ModelInputs(paths, classifier, failed)
     for path, image in inputs:
         predictions = classifier.top_k(classifier.predict(image)[0], args.classes)
         targets = [p.index for p in predictions]
         for method in methods:
+            if method in unusable:
+                continue
             bar = _progress_bar("evals")
             try:
                 result = explain.run(method, image, classifier, targets, params[method], progress=bar)
                 faithfulness = _faithfulness(args, image, classifier, result)
+            except ValueError as exc:  # the method cannot work on this model (no conv layer, ...)
+                unusable.add(method)
+                inputs.failed += 1
+                print(f"error: {method} skipped: {strict_one_line(exc)}", file=sys.stderr)
+                continue
             except EngineError as exc:
                 _error(exc, path)
                 inputs.failed += 1
@@ -304,14 +377,23 @@ def run_explain(args) -> int:
             info = summary(result, path, predictions, faithfulness)
             summaries.append(info)
             if args.out:
-                write_explanation(args.out, Path(path).stem, result, path, predictions,
-                                  faithfulness=faithfulness)
+                stem = stem_of[path]
+                info["output_name"] = stem
+                old = explanation_files(args.out, stem, method)
+                written = write_explanation(args.out, stem, result, path, predictions, faithfulness=faithfulness)
+                for stale in set(old) - set(written):  # --overwrite: no PNG of an older run stays behind
+                    stale.unlink(missing_ok=True)
             if not args.json:
                 names = ", ".join(f"{n} ({p:.1%})" for n, p in zip(result.class_names, result.probabilities))
-                print(f"{path}  {method}: {names}  in {result.timings['explain_s']:.1f} s  [{result.model}]")
+                say(f"{path}  {method}: {names}  in {result.timings['explain_s']:.1f} s  [{result.model}]")
     if args.json:
-        print(json.dumps(summaries, indent=2, default=str))
+        say(strict_json.dumps(summaries))
     return EXIT_SOME_FAILED if inputs.failed else EXIT_OK
+
+
+def grid_files(out: Path, pdf: bool) -> list[Path]:
+    names = ["grid.png", "grid.npz", "grid.json"] + (["grid.pdf"] if pdf else [])
+    return [Path(out) / name for name in names]
 
 
 def _faithfulness(args, image, classifier, result) -> dict | None:
@@ -334,16 +416,17 @@ def _validated(params):
     return params
 
 
-def run_grid(args, method: str, params, classifier) -> int:
+def run_grid(args, method: str, params, classifier, paths: list[str], failed: int) -> int:
     """All images × the chosen classes in one figure with one colour scale (shap.image_plot)."""
     import numpy as np
 
     from engine import explain
     from engine.evaluate import normalise_label
-    from engine.export import atomic_write, write_json
+    from engine.export import add_json
+    from engine.outputs import ResultSet
     from engine.render import save_grid
 
-    inputs = ModelInputs(args.images, classifier)
+    inputs = ModelInputs(paths, classifier, failed)
     loaded = list(inputs)
     paths, images, failed = [p for p, _ in loaded], [i for _, i in loaded], inputs.failed
     if not images:
@@ -364,15 +447,17 @@ def run_grid(args, method: str, params, classifier) -> int:
         bar = _progress_bar("evals")
         try:
             result = explain.run(method, image, classifier, columns, params, progress=bar)
+        except ValueError as exc:  # the method cannot work on this model: no grid at all
+            raise UsageError(f"{method} cannot run on this model: {strict_one_line(exc)}") from None
         finally:
             if bar:
                 bar.close()
         maps.append(result.maps)
         results.append(result)
         if not args.json:
-            print(f"{path}  {method}: predicted {classifier.class_names[predicted[len(maps) - 1]]} "
-                  f"({probabilities[len(maps) - 1].max():.1%})  in {result.timings['explain_s']:.1f} s  "
-                  f"[{result.model}]")
+            say(f"{path}  {method}: predicted {classifier.class_names[predicted[len(maps) - 1]]} "
+                f"({probabilities[len(maps) - 1].max():.1%})  in {result.timings['explain_s']:.1f} s  "
+                f"[{result.model}]")
     maps = np.stack(maps).astype(np.float32)
     names = [classifier.class_names[c] for c in columns]
     row_labels = []
@@ -383,17 +468,12 @@ def run_grid(args, method: str, params, classifier) -> int:
     predicted_columns = [columns.index(int(p)) if int(p) in columns else None for p in predicted]
 
     out = args.out
-    out.mkdir(parents=True, exist_ok=True)
     drawing = (images, maps, names, row_labels, true_columns, predicted_columns)
     value_label = "LIME weight" if method == "lime" else "SHAP value"
-    atomic_write(out / "grid.png", lambda f: save_grid(f, *drawing, format="png", value_label=value_label))
-    if args.pdf:
-        atomic_write(out / "grid.pdf", lambda f: save_grid(f, *drawing, format="pdf", value_label=value_label))
     arrays = {"maps": maps, "images": images.astype(np.uint8), "classes": np.asarray(columns, np.int64),
               "class_names": np.asarray(names, dtype=str), "files": np.asarray([str(p) for p in paths], dtype=str),
               "predicted_classes": predicted.astype(np.int64), "true_classes": np.asarray(true, np.int64),
               "probabilities": probabilities[:, columns].astype(np.float32)}
-    atomic_write(out / "grid.npz", lambda f: np.savez_compressed(f, **arrays))
     first = results[0]
     info = {"method": method, "model": first.model, "untrained": first.untrained, "params": first.params,
             "classes": columns, "class_names": names,
@@ -403,18 +483,34 @@ def run_grid(args, method: str, params, classifier) -> int:
                        for p, c, r, t in zip(paths, predicted, probabilities, true)],
             "timings": {"explain_s": sum(r.timings["explain_s"] for r in results)},
             "versions": first.versions}
-    write_json(out / "grid.json", info)
+    targets = grid_files(out, args.pdf)
+    with ResultSet(out) as files:  # grid.png, .npz, .json (and .pdf) appear together or not at all
+        files.add(targets[0], lambda f: save_grid(f, *drawing, format="png", value_label=value_label))
+        files.add(targets[1], lambda f: np.savez_compressed(f, **arrays))
+        add_json(files, targets[2], info)
+        if args.pdf:
+            files.add(targets[3], lambda f: save_grid(f, *drawing, format="pdf", value_label=value_label))
+        files.commit()
     if args.json:
-        print(json.dumps(info, indent=2, default=str))
+        say(strict_json.dumps(info))
     else:
-        print(f"grid: {len(paths)} image(s) × {len(columns)} class(es) -> {out / 'grid.png'}")
+        say(f"grid: {len(paths)} image(s) × {len(columns)} class(es) -> {out / 'grid.png'}")
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
 def run_evaluate(args) -> int:
     from engine.evaluate import evaluate_folder
-    from engine.export import write_evaluation
+    from engine.export import EVALUATION_FILES, write_evaluation
+    from engine.outputs import check_output_folder, refuse_existing
 
+    folder = Path(args.folder)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder.name}: not a folder; evaluate needs a folder of class sub-folders")
+    if not folder.is_dir():
+        raise UsageError(f"{folder.name or folder}: folder not found")
+    if args.out:
+        check_output_folder(args.out)
+        refuse_existing((args.out / name for name in EVALUATION_FILES), args.overwrite)
     classifier = load_classifier_for_cli(args)
     bar = _progress_bar("images")
     try:
@@ -430,43 +526,102 @@ def run_evaluate(args) -> int:
     if args.out:
         write_evaluation(args.out, result)
     if args.json:
-        print(json.dumps(metrics, indent=2))
+        say(strict_json.dumps(metrics))
     else:
         correct = int(result.confusion_matrix.trace())
-        print(f"{args.folder}  [{classifier.label}]")
-        print(f"accuracy {result.accuracy:.1%}  ({correct} of {result.total} images)")
+        say(f"{args.folder}  [{classifier.label}]")
+        say(f"accuracy {result.accuracy:.1%}  ({correct} of {result.total} images)")
         rows = [(label, m) for label, m in result.per_class.items()
                 if m["support"] or (len(result.labels) <= 30)]
         width = max([len("class")] + [len(label) for label, _ in rows])
-        print(f"  {'class':<{width}}  precision  recall  support")
+        say(f"  {'class':<{width}}  precision  recall  support")
         for label, m in rows:
-            print(f"  {label:<{width}}  {_percent(m['precision']):>9}  {_percent(m['recall']):>6}  {m['support']:>7}")
+            say(f"  {label:<{width}}  {_percent(m['precision']):>9}  {_percent(m['recall']):>6}  {m['support']:>7}")
         if result.misclassified:
-            print(f"{len(result.misclassified)} misclassified")
+            say(f"{len(result.misclassified)} misclassified")
         if args.out:
-            print(f"wrote {args.out / 'metrics.json'} and {args.out / 'confusion_matrix.png'}")
+            say(f"wrote {args.out / 'metrics.json'} and {args.out / 'confusion_matrix.png'}")
     return EXIT_SOME_FAILED if result.skipped else EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry for headless commands; returns the exit status. ``gui`` is handled by main.py."""
+    from engine import interrupts
+    from engine.library_warnings import one_line_warnings
+
+    interrupts.install()
+    one_line_warnings()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "predict":
-            return run_predict(args)
-        if args.command == "explain":
-            return run_explain(args)
-        if args.command == "evaluate":
-            return run_evaluate(args)
-        parser.print_help()
+            status = run_predict(args)
+        elif args.command == "explain":
+            status = run_explain(args)
+        elif args.command == "evaluate":
+            status = run_evaluate(args)
+        else:
+            parser.print_help()
+            status = EXIT_SETUP
+        _flush_stdout()
+        return status
+    except StdoutError as exc:
+        _error(exc)
         return EXIT_SETUP
     except (UsageError, EngineError, ValueError) as exc:
         _error(exc)
         return EXIT_SETUP
-    except (Cancelled, KeyboardInterrupt):
+    except Cancelled:
         print("cancelled", file=sys.stderr)
-        return 130
+        return interrupts.EXIT_SIGINT
+    except KeyboardInterrupt as exc:
+        print(interrupts.message(exc), file=sys.stderr)
+        return interrupts.exit_status(exc)
+    except Exception as exc:  # a bug, not the user's input: still one line (full trace on request)
+        if os.environ.get("IMAGE_EXPLAINER_DEBUG"):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {strict_one_line(exc)} "
+              "(set IMAGE_EXPLAINER_DEBUG=1 for the full trace)", file=sys.stderr)
+        return EXIT_SETUP
+
+
+def say(text: str) -> None:
+    """One line on standard output; a closed pipe or full disk becomes a StdoutError."""
+    try:
+        print(text, flush=True)
+    except OSError as err:
+        _abandon_stdout()
+        raise StdoutError(f"standard output: cannot write ({_stdout_reason(err)})") from None
+
+
+def _flush_stdout() -> None:
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError as err:
+        _abandon_stdout()
+        raise StdoutError(f"standard output: cannot write ({_stdout_reason(err)})") from None
+
+
+def _stdout_reason(err: OSError) -> str:
+    if isinstance(err, BrokenPipeError):
+        return "the reading end of the pipe closed"
+    return err.strerror or type(err).__name__
+
+
+def _abandon_stdout() -> None:
+    """Point stdout at /dev/null so Python's exit flush does not print a second traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def strict_one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _download_weights(missing: WeightsMissingError) -> None:
@@ -516,7 +671,53 @@ def _number(text: str, option: str):
         value = float(text)
     except ValueError:
         raise UsageError(f"{option}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise UsageError(f"{option}: {text!r} is not a finite number")
     return int(value) if value.is_integer() else value
+
+
+MAX_SEED = 2**32 - 1  # numpy's and LIME's seed range
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: use 0 to {MAX_SEED}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number above 0")
+    return value
+
+
+def _hide_color(text: str) -> str:
+    if text.strip().lower() in ("mean", "none"):
+        return text.strip().lower()
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number or 'mean'") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number (or 'mean')")
+    return text
+
+
+def _masker(text: str) -> str:
+    masker = text.strip()
+    try:
+        ShapParams(masker=masker).validate()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return masker
 
 
 def _positive_int(text: str) -> int:
@@ -526,6 +727,13 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _max_evals(text: str) -> int:
+    value = _positive_int(text)
+    if value < 10:  # Partition needs the empty and full masks and a few coalitions between
+        raise argparse.ArgumentTypeError("must be at least 10")
     return value
 
 

@@ -69,6 +69,8 @@ def match_folders(folder: str | Path, labels: list[str]) -> dict[Path, int]:
     """Each class sub-folder of ``folder`` -> class index; an unknown name is an EngineError."""
     root = Path(folder)
     name = root.name or str(root)
+    if root.exists() and not root.is_dir():
+        raise EngineError(f"{name}: not a folder; evaluate needs a folder of class sub-folders")
     if not root.is_dir():
         raise EngineError(f"{name}: folder not found")
     lookup: dict[str, int] = {}
@@ -120,7 +122,12 @@ def evaluate_folder(folder: str | Path, classifier, batch_size: int = 32,
                 batch.append(fit_to_model(load_image(path), classifier.input_size))
                 batch_items.append((path, index))
             except ImageError as exc:
-                skipped.append({"file": str(path), "error": str(exc)})
+                # The message starts with the file name; say which class folder it sits in too.
+                relative = path.relative_to(root).as_posix()
+                message = str(exc)
+                if message.startswith(path.name):
+                    message = relative + message[len(path.name):]
+                skipped.append({"file": str(path), "error": message})
         if batch:
             probabilities = classifier.predict(np.stack(batch))
             best = probabilities.argmax(axis=1)

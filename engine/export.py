@@ -7,24 +7,14 @@ a half-written file in place of a good one.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from engine import strict_json
 from engine.jobs import Explanation, Prediction
+from engine.outputs import ResultSet
 from engine.render import LimeView, class_curves, class_scores, save_class_png
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()  # read once at import: os.umask can only be read by setting it
 
 
 def summary(explanation: Explanation, image_path: str, predictions: list[Prediction],
@@ -56,11 +46,18 @@ def summary(explanation: Explanation, image_path: str, predictions: list[Predict
 
 
 def write_json(path: Path, data: dict) -> None:
-    atomic_write(path, lambda f: f.write(json.dumps(data, indent=2, default=_jsonable).encode()))
+    with ResultSet(Path(path).parent) as files:
+        add_json(files, path, data)
+        files.commit()
 
 
-def write_npz(path: Path, explanation: Explanation, faithfulness: dict | None = None,
-              stability: dict | None = None) -> None:
+def add_json(files: ResultSet, path: Path, data: dict) -> Path:
+    """Strict JSON (no NaN/Infinity) as one part of a result set."""
+    return files.add(path, lambda f: f.write(strict_json.dumps(data).encode()))
+
+
+def npz_arrays(explanation: Explanation, faithfulness: dict | None = None,
+               stability: dict | None = None) -> dict[str, np.ndarray]:
     arrays = {
         "maps": explanation.maps.astype(np.float32),
         "classes": np.asarray(explanation.classes, np.int64),
@@ -72,27 +69,43 @@ def write_npz(path: Path, explanation: Explanation, faithfulness: dict | None = 
                    if isinstance(value, np.ndarray)})
     if stability is not None:  # per-pixel spread of the re-runs' maps (K, H, W)
         arrays["stability_spread"] = np.asarray(stability["spread"], np.float32)
+    return arrays
+
+
+def write_npz(path: Path, explanation: Explanation, faithfulness: dict | None = None,
+              stability: dict | None = None) -> None:
+    arrays = npz_arrays(explanation, faithfulness, stability)
     atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+
+
+def explanation_paths(out_dir: Path, stem: str, explanation: Explanation) -> list[Path]:
+    """The files ``write_explanation`` writes: JSON, NPZ, then one PNG per class."""
+    base = f"{stem}.{explanation.method}"
+    return [out_dir / f"{base}.json", out_dir / f"{base}.npz",
+            *(out_dir / f"{base}.{c}.png" for c in explanation.classes)]
 
 
 def write_explanation(out_dir: Path, stem: str, explanation: Explanation, image_path: str,
                       predictions: list[Prediction], lime_view: LimeView | None = None,
                       faithfulness: dict | None = None, stability: dict | None = None) -> list[Path]:
-    """``STEM.METHOD.json``, ``STEM.METHOD.npz`` and one ``STEM.METHOD.CLASS.png`` per class."""
+    """``STEM.METHOD.json``, ``STEM.METHOD.npz`` and one ``STEM.METHOD.CLASS.png`` per class,
+    renamed into place together once all are written (complete or absent)."""
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    base = f"{stem}.{explanation.method}"
-    written = [out_dir / f"{base}.json", out_dir / f"{base}.npz"]
-    write_json(written[0], summary(explanation, image_path, predictions, faithfulness, stability))
-    write_npz(written[1], explanation, faithfulness, stability)
+    paths = explanation_paths(out_dir, stem, explanation)
     scored = {explanation.method: faithfulness} if faithfulness else {}
-    for class_index in explanation.classes:
-        png = out_dir / f"{base}.{class_index}.png"
-        # Scored: the AUCs and the small curve plot under the map, as in the window.
-        atomic_write(png, lambda f, c=class_index: save_class_png(
-            f, [explanation], c, lime_view, scores=class_scores(scored, c) or None,
-            curves=class_curves(scored, c) or None))
-        written.append(png)
-    return written
+    info = summary(explanation, image_path, predictions, faithfulness, stability)
+    info["output_name"] = stem  # which input these files came from when stems collide
+    arrays = npz_arrays(explanation, faithfulness, stability)
+    with ResultSet(out_dir) as files:
+        add_json(files, paths[0], info)
+        files.add(paths[1], lambda f: np.savez_compressed(f, **arrays))
+        for class_index, png in zip(explanation.classes, paths[2:]):
+            # Scored: the AUCs and the small curve plot under the map, as in the window.
+            files.add(png, lambda f, c=class_index: save_class_png(
+                f, [explanation], c, lime_view, scores=class_scores(scored, c) or None,
+                curves=class_curves(scored, c) or None))
+        return files.commit()
 
 
 EVALUATION_FILES = ("metrics.json", "confusion_matrix.png")
@@ -106,9 +119,10 @@ def write_evaluation(out_dir: Path, result) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / name for name in EVALUATION_FILES]
-    write_json(written[0], result.to_json())
-    atomic_write(written[1], lambda f: save_confusion_matrix(f, result, format="png"))
-    return written
+    with ResultSet(out_dir) as files:
+        add_json(files, written[0], result.to_json())
+        files.add(written[1], lambda f: save_confusion_matrix(f, result, format="png"))
+        return files.commit()
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -118,25 +132,7 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
 
 def atomic_write(path: Path, write) -> None:
     """``write(file)`` into a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".part",
-                                         delete=False)
-    try:
-        with handle:
-            write(handle)
-        # Temporary files are private (0600); the result gets the usual permissions.
-        os.chmod(handle.name, 0o666 & ~_UMASK)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    with ResultSet(Path(path).parent) as files:
+        files.add(path, write)
+        files.commit()
 
-
-def _jsonable(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import BinaryIO
 
@@ -16,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from engine.errors import ImageError
+from engine.safe_files import require_regular_file
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -39,6 +41,9 @@ _WANTED_EXTENSIONS = {
     ".jp2", ".j2k", ".jpx", ".jpf",
 }  # fmt: skip
 Image.init()
+# Our own pixel limit (MAX_PIXELS, checked from the header) is the guard and says so in one
+# line; Pillow's warning just below it would only reach the terminal as noise.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     ext
     for ext, fmt in Image.registered_extensions().items()
@@ -57,6 +62,8 @@ def is_image_file(path: str | os.PathLike[str]) -> bool:
 def list_images(folder: str | os.PathLike[str], recursive: bool = False) -> list[Path]:
     """Image files in ``folder`` (and below it if ``recursive``), hidden ones skipped, sorted."""
     root = Path(folder)
+    if root.exists() and not root.is_dir():
+        raise ImageError(f"{root.name or root}: not a folder")
     if not root.is_dir():
         raise ImageError(f"{root.name or root}: folder not found")
     candidates = root.rglob("*") if recursive else root.iterdir()
@@ -77,6 +84,8 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> np
     name = path.name or str(path)
     if path.is_dir():
         raise ImageError(f"{name}: is a folder, not an image")
+    # stat before open: a FIFO would block open() forever, a device read forever.
+    require_regular_file(path, "image", ImageError)
     try:
         with path.open("rb") as fp:
             if os.fstat(fp.fileno()).st_size == 0:

@@ -18,6 +18,7 @@ import numpy as np
 from engine.errors import ModelError, UntrustedModelError, first_line
 from engine.jobs import Prediction
 from engine.preprocess import PREPROCESS_MODES
+from engine.safe_files import require_regular_file
 
 RESNET50 = "resnet50"
 UNTRAINED_NOTE = "untrained — for testing"
@@ -35,6 +36,7 @@ class ModelSpec:
     runtime: str | None = None  # forward pass: auto | keras | openvino (engine.backend.RUNTIMES)
     precision: str = "float32"  # or "bfloat16": faster on some CPUs, numbers change slightly
     layout: str | None = None  # ONNX input layout "NCHW" | "NHWC"; None: from the input shape
+    custom_objects: str | None = None  # a .py file defining the model's custom layers (trusted only)
 
     @property
     def untrained(self) -> bool:
@@ -98,6 +100,9 @@ class Classifier:
             out = self._forward(x)
         except Exception as exc:  # shape mismatches and backend failures become one clear line
             raise ModelError(f"{self.name}: the model failed to run: {first_line(exc)}") from exc
+        if not np.all(np.isfinite(out)):  # cheap (N × classes); NaN would poison every result
+            raise ModelError(f"{self.name}: the model's outputs are not finite numbers (NaN or infinity); "
+                             "its weights or preprocessing are broken")
         if not self.outputs_probabilities:
             out = _softmax(out)
         return out
@@ -156,6 +161,8 @@ def load_classifier(spec: ModelSpec):
         raise ModelError(
             f"unknown preprocessing {spec.preprocess!r}; choose one of {', '.join(PREPROCESS_MODES)}"
         )
+    if spec.labels:  # a broken labels file is said at once, not after seconds of model loading
+        read_labels(spec.labels)
     if spec.model == RESNET50:
         return _load_resnet50(spec)
     if spec.layout is not None and Path(spec.model).suffix.lower() != ".onnx":
@@ -205,26 +212,44 @@ def _load_user_model(spec: ModelSpec) -> Classifier:
         raise ModelError(f"{path.name}: model file not found")
     if path.is_dir():
         return _load_saved_model(spec, path)
+    require_regular_file(path, "model file", ModelError)
     suffix = path.suffix.lower()
     if suffix not in (".keras", ".h5", ".hdf5"):
         raise ModelError(f"{path.name}: not a model file the app opens (expected .keras, .h5, "
                          ".onnx or a TensorFlow SavedModel folder)")
+    _check_file_format(path)
+    if spec.custom_objects and not spec.trust:
+        raise UntrustedModelError(f"{Path(spec.custom_objects).name}: custom objects run this Python file; "
+                                  "give it only for a model you trust (--trust-model)")
     if not spec.trust:
         _refuse_code_layers(path)
+    custom = {}
+    if spec.custom_objects:
+        from engine.custom_objects import load_custom_objects
+
+        custom = load_custom_objects(spec.custom_objects)
     keras = _import_keras()
     try:
-        model = keras.saving.load_model(str(path), compile=False, safe_mode=not spec.trust)
-    except ValueError as exc:
-        message = first_line(exc)
-        if "lambda" in message.lower() or "safe_mode" in message:
-            raise UntrustedModelError(_code_refusal(path.name)) from exc
-        raise ModelError(f"{path.name}: cannot load model: {message}") from exc
+        model = keras.saving.load_model(str(path), compile=False, safe_mode=not spec.trust,
+                                        custom_objects=custom or None)
     except Exception as exc:
-        raise ModelError(f"{path.name}: cannot load model: {first_line(exc)}") from exc
-    if len(getattr(model, "inputs", None) or [None]) != 1:
-        raise ModelError(f"{path.name}: expected one image input, the model has {len(model.inputs)}")
-    _check_image_input(path.name, model.input_shape, spec)
-    outputs = model.output_shape
+        message = first_line(exc)
+        if isinstance(exc, ValueError) and ("lambda" in message.lower() or "safe_mode" in message):
+            raise UntrustedModelError(_code_refusal(path.name, _code_layer(path))) from exc
+        unknown = _unknown_class(str(exc))
+        if unknown:
+            raise ModelError(f"{path.name}: the model uses a custom object {unknown!r} this app does not "
+                             "know; if you trust the model, give the Python file that defines it "
+                             "(--custom-objects FILE.py --trust-model)") from exc
+        raise ModelError(f"{path.name}: cannot load model: {message}") from exc
+    try:
+        inputs, input_shape, outputs = model.inputs, model.input_shape, model.output_shape
+    except (AttributeError, ValueError) as exc:  # a Sequential model saved before it was built
+        raise ModelError(f"{path.name}: the model has no defined input shape (saved before it was built); "
+                         "save it again after building it with keras.Input(shape)") from exc
+    if len(inputs or [None]) != 1:
+        raise ModelError(f"{path.name}: expected one image input, the model has {len(inputs)}")
+    _check_image_input(path.name, input_shape, spec)
     if isinstance(outputs, list) or len(outputs) != 2 or outputs[1] is None:
         raise ModelError(f"{path.name}: expected one output of class scores, got {outputs}")
     return _user_classifier(spec, path, model, int(outputs[1]), _ends_in_probabilities(model))
@@ -299,6 +324,10 @@ def _check_image_input(name: str, shape, spec: ModelSpec) -> None:
     if len(shape) != 4 or shape[1] is None or shape[2] is None:
         raise ModelError(f"{name}: expected an image input (batch, height, width, channels) "
                          f"of fixed size, got {shape}")
+    if shape[3] not in (1, 3) and shape[1] in (1, 3):
+        raise ModelError(f"{name}: the model takes channels-first input {shape} (batch, channels, height, "
+                         "width); this app needs channels-last (NHWC): re-export it channels-last, "
+                         "or convert it to ONNX")
     if shape[3] not in (1, 3):
         raise ModelError(f"{name}: expected 1 (grey) or 3 (RGB) input channels, got {shape[3]}")
     if shape[3] == 1 and spec.preprocess in ("caffe", "torch"):
@@ -359,8 +388,13 @@ def _output_shape_text(layer) -> str:
 
 
 def read_labels(path: str | Path, expected: int | None = None) -> list[str]:
-    """Class names from a text file (one a line) or JSON (list, or dict of index -> name)."""
-    path = Path(path)
+    """Class names from a text file (one a line) or JSON (list, or dict of index -> name).
+
+    Strict, because a wrong name silently mislabels every result: a blank line, a duplicate
+    name, a JSON key that is not exactly "0" … "N-1", or a name that is not a string
+    is an error naming the file (and the line or key).
+    """
+    path = require_regular_file(path, "labels file", ModelError)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -368,26 +402,51 @@ def read_labels(path: str | Path, expected: int | None = None) -> list[str]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelError(f"{path.name}: cannot read labels: {first_line(exc)}") from exc
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"{path.name}: invalid JSON: {exc.msg} (line {exc.lineno})") from exc
-        if isinstance(data, dict):
-            try:
-                indices = sorted(data, key=int)
-            except (ValueError, TypeError):
-                raise ModelError(f"{path.name}: JSON labels must map class indices to names") from None
-            if [int(k) for k in indices] != list(range(len(indices))):
-                raise ModelError(f"{path.name}: JSON label indices must run 0, 1, 2, … without gaps")
-            data = [data[k] for k in indices]
-        if not isinstance(data, list) or not all(isinstance(n, (str, int, float)) for n in data):
-            raise ModelError(f"{path.name}: JSON labels must be a list of names")
-        names = [str(n) for n in data]
+        names = _json_labels(path.name, text)
     else:
-        names = [line.strip() for line in text.splitlines() if line.strip()]
+        names = _text_labels(path.name, text)
+    if not names:
+        raise ModelError(f"{path.name}: the labels file holds no names")
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if name in seen:
+            raise ModelError(f"{path.name}: duplicate label {name!r} (classes {seen[name]} and {index})")
+        seen[name] = index
     if expected is not None and len(names) != expected:
         raise ModelError(f"{path.name}: {len(names)} labels, but the model has {expected} classes")
     return names
+
+
+def _text_labels(file_name: str, text: str) -> list[str]:
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():  # trailing newlines are how files end, not a class
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise ModelError(f"{file_name}: line {number} is blank; each line names one class")
+    return [line.strip() for line in lines]
+
+
+def _json_labels(file_name: str, text: str) -> list[str]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{file_name}: invalid JSON: {exc.msg} (line {exc.lineno})") from exc
+    if isinstance(data, dict):
+        wanted = [str(i) for i in range(len(data))]
+        odd = sorted(set(data) - set(wanted))
+        if odd:  # "01", "-1", "x" or a gap: only canonical indices 0 … N-1 say which is which
+            raise ModelError(f"{file_name}: JSON label keys must be exactly \"0\" … \"{len(data) - 1}\", "
+                             f"without gaps (found {odd[0]!r})")
+        data = [data[k] for k in wanted]
+    if not isinstance(data, list):
+        raise ModelError(f"{file_name}: JSON labels must be a list of names or a dict of index -> name")
+    for index, name in enumerate(data):
+        if not isinstance(name, str):
+            raise ModelError(f"{file_name}: label {index} is {json.dumps(name)}, not a name in quotes")
+        if not name.strip():
+            raise ModelError(f"{file_name}: label {index} is blank")
+    return [name.strip() for name in data]
 
 
 def labels_beside(model_path: Path) -> Path | None:
@@ -401,11 +460,64 @@ def labels_beside(model_path: Path) -> Path | None:
     return next((p for p in places if p.is_file()), None)
 
 
+_ZIP_MAGIC = b"PK\x03\x04"
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _check_file_format(path: Path) -> None:
+    """The first bytes say what the file is; Keras picks its reader by the name alone and
+    reports a mismatch as "file not found" or a JSON error."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError as exc:
+        raise ModelError(f"{path.name}: cannot read the model file ({exc.strerror or exc})") from None
+    is_zip, is_hdf5 = head.startswith(_ZIP_MAGIC), head == _HDF5_MAGIC
+    if path.suffix.lower() == ".keras" and is_hdf5:
+        raise ModelError(f"{path.name}: an HDF5 (.h5) model saved under a .keras name; rename it to "
+                         f"{path.stem}.h5 and open that")
+    if path.suffix.lower() in (".h5", ".hdf5") and is_zip:
+        raise ModelError(f"{path.name}: a .keras (zip) model saved under an .h5 name; rename it to "
+                         f"{path.stem}.keras and open that")
+    if not (is_zip or is_hdf5):
+        raise ModelError(f"{path.name}: not a Keras model file (neither a .keras archive nor HDF5)")
+    if is_zip:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                json.loads(archive.read("config.json"))
+        except KeyError:
+            raise ModelError(f"{path.name}: a zip archive, but not a Keras model (no config.json)") from None
+        except (zipfile.BadZipFile, ValueError, OSError) as exc:
+            raise ModelError(f"{path.name}: damaged .keras file ({first_line(exc)})") from None
+
+
 def _refuse_code_layers(path: Path) -> None:
     """Look inside the file before loading: legacy .h5 loading runs Lambda bytecode unguarded."""
     config = _read_model_config(path)
-    if config is not None and ('"class_name": "Lambda"' in config or '"Lambda"' in config):
-        raise UntrustedModelError(_code_refusal(path.name))
+    if config is not None and ('"class_name": "Lambda"' in config or '"Lambda"' in config
+                               or '"TFSMLayer"' in config):
+        raise UntrustedModelError(_code_refusal(path.name, _code_layer(path, config)))
+
+
+def _code_layer(path: Path, config: str | None = None) -> str:
+    """Which kind of code-running layer a model holds, in words for the refusal."""
+    try:
+        config = config if config is not None else _read_model_config(path)
+    except ModelError:
+        config = None
+    if config and '"TFSMLayer"' in config:
+        return "a TFSMLayer wrapping a TensorFlow SavedModel graph"
+    if config and "Lambda" in config:
+        return "a Lambda layer"
+    return "custom code"
+
+
+def _unknown_class(message: str) -> str | None:
+    import re
+
+    found = re.search(r"(?:Could not locate (?:class|function)|Unknown (?:layer|object)[^'\"]*)\s*['\"]([^'\"]+)['\"]",
+                      message)
+    return found[1] if found else None
 
 
 def _read_model_config(path: Path) -> str | None:
@@ -422,8 +534,8 @@ def _read_model_config(path: Path) -> str | None:
         raise ModelError(f"{path.name}: not a readable Keras model file ({first_line(exc)})") from exc
 
 
-def _code_refusal(name: str) -> str:
-    return (f"{name}: the model contains code (a Lambda layer) that would run when loaded; "
+def _code_refusal(name: str, what: str = "a Lambda layer") -> str:
+    return (f"{name}: the model contains code ({what}) that would run when loaded; "
             "open it only if you trust the file (--trust-model)")
 
 

@@ -14,7 +14,10 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
+from engine.fonts import use_fallback_fonts
 from engine.jobs import Explanation
+
+use_fallback_fonts()
 
 METHOD_TITLES = {"shap": "SHAP (Partition)", "lime": "LIME", "gradcam": "Grad-CAM",
                  "ig": "Integrated Gradients"}

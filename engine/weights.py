@@ -25,6 +25,7 @@ from typing import Callable, Optional, TextIO
 from engine.errors import EngineError, WeightsMissingError
 from engine.jobs import CancelToken
 from engine.resources import resource_path
+from engine.safe_files import require_regular_file
 
 __all__ = [
     "RESNET50_FILENAME",
@@ -104,8 +105,10 @@ def bundled_weights_path() -> Path:
 
 def _existing_file(value: str | os.PathLike, origin: str) -> Path:
     path = Path(os.path.expanduser(os.fspath(value)))
-    if not path.is_file():
+    if not os.path.exists(path):
         raise EngineError(f"weights file not found: {path}{origin}")
+    if not path.is_file():  # a FIFO or device would hang or never end when read
+        require_regular_file(path, "weights file")
     return path
 
 

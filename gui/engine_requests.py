@@ -30,6 +30,7 @@ class ModelRequest:
     runtime: str | None = None  # forward pass: auto | keras | openvino (None: the default)
     precision: str = "float32"  # "bfloat16": the labelled fast choice (OpenVINO on CPU)
     layout: str | None = None  # ONNX input layout NCHW | NHWC (None: from the input shape)
+    custom_objects: str | None = None  # a .py file defining custom layers (runs it: trusted only)
 
     @classmethod
     def from_args(cls, args) -> "ModelRequest":
@@ -40,7 +41,8 @@ class ModelRequest:
                    trust=bool(getattr(args, "trust_model", False)),
                    runtime=getattr(args, "runtime", None),
                    precision=getattr(args, "precision", None) or "float32",
-                   layout=getattr(args, "layout", None))
+                   layout=getattr(args, "layout", None),
+                   custom_objects=getattr(args, "custom_objects", None))
 
     def with_weights(self, weights: str | None) -> "ModelRequest":
         return replace(self, weights=weights)

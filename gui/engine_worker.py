@@ -213,7 +213,8 @@ class EngineWorker(QObject):
             classifier = load_classifier(ModelSpec(
                 model=request.model, weights=request.weights, labels=request.labels,
                 preprocess=request.preprocess, trust=request.trust, runtime=request.runtime,
-                precision=request.precision, layout=request.layout))
+                precision=request.precision, layout=request.layout,
+                custom_objects=request.custom_objects))
             classifier.warm_up()  # compile now, so the first dropped image predicts at once
             info = describe_classifier(classifier, generation)
         except WeightsMissingError as exc:

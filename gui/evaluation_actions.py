@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
 
+from engine.errors import EngineError
 from gui.evaluation_job import EvaluationJob
 from gui.evaluation_view import EvaluationView
 from gui.exporting import confirm_overwrite
@@ -140,7 +141,7 @@ class EvaluationActions:
             return []
         try:
             written = write_evaluation(folder, result)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EngineError) as exc:  # EngineError: a full disk, named
             self.report(f"Could not export the evaluation: {exc}", topic="export")
             return []
         open_settings().setValue(EXPORT_KEY, str(folder))

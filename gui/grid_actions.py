@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.errors import EngineError
 from gui.exporting import ask_figure_path, confirm_overwrite
 from gui.grid_canvas import figure_format, save_grid_data
 from gui.grid_view import GridView
@@ -55,7 +56,7 @@ class GridActions:
 
         try:
             atomic_write(target, lambda f: save_grid_data(f, data, figure_format(target)))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EngineError) as exc:  # EngineError: a full disk, named
             self.report(f"Could not export the grid: {exc}", topic="export")
             return None
         self.statusBar().showMessage(f"Saved {target}", MESSAGE_MS)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.errors import EngineError
 from gui import exporting
 from gui.comparison_actions import ComparisonActions
 from gui.banner import Banner
@@ -502,7 +503,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         suggested = f"{entry.name} - {tabs.tabText(tabs.currentIndex())}{view}.png"
         try:
             path = exporting.export_figure(self, canvas, suggested)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EngineError) as exc:  # EngineError: a full disk, named
             self.report(f"Could not export the figure: {exc}", topic="export")
             return None
         if path is not None:
@@ -517,7 +518,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             written = exporting.export_maps(self, entry, self.results_view.lime_view, folder)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EngineError) as exc:  # EngineError: a full disk, named
             self.report(f"Could not export the maps: {exc}", topic="export")
             return []
         finally:

@@ -36,6 +36,9 @@ LAYOUTS = {"": "from the input shape", "NCHW": "NCHW (channels first: PyTorch)",
 LAYOUT_TIP = ("Where an ONNX model's input keeps the colour channels. Found from the input "
               "shape when it can be; choose it when the shape does not say.")
 LABELS_FILTER = "Class names (*.txt *.json);;All files (*)"
+CUSTOM_OBJECTS_FILTER = "Python files (*.py)"
+CUSTOM_OBJECTS_TIP = ("A Python file that defines the model's custom layers. It runs when the model "
+                      "loads, so it is used only when you trust the model.")
 LABELS_PLACEHOLDER = "labels.txt beside the model, else class 0…N-1"
 TRUST_TEXT = "I trust this file (it may run code when loaded)"
 TRUST_TIP = ("Models with Lambda layers or custom objects, and TensorFlow SavedModel folders, "
@@ -73,6 +76,15 @@ class OpenModelDialog(QDialog):
         labels_file = QPushButton("Choose…")
         labels_file.clicked.connect(self.choose_labels)
 
+        self.custom_edit = QLineEdit()
+        self.custom_edit.setObjectName("customObjectsPath")
+        self.custom_edit.setPlaceholderText("none (only for a model with custom layers)")
+        self.custom_edit.setClearButtonEnabled(True)
+        self.custom_edit.setToolTip(CUSTOM_OBJECTS_TIP)
+        self.custom_edit.textChanged.connect(self._custom_objects_changed)
+        custom_file = QPushButton("Choose…")
+        custom_file.clicked.connect(self.choose_custom_objects)
+
         self.preprocess_combo = QComboBox()
         self.preprocess_combo.setObjectName("preprocess")
         self.preprocess_combo.setToolTip(PREPROCESS_TIP)
@@ -96,6 +108,7 @@ class OpenModelDialog(QDialog):
         form = QFormLayout()
         form.addRow("Model", _row(self.model_edit, model_file, model_folder))
         form.addRow("Class names", _row(self.labels_edit, labels_file))
+        form.addRow("Custom layers", _row(self.custom_edit, custom_file))
         form.addRow("Preprocessing", self.preprocess_combo)
         form.addRow("Input layout", self.layout_combo)
         form.addRow("", self.trust_box)
@@ -115,6 +128,7 @@ class OpenModelDialog(QDialog):
             self._filled_for = current.model
             self.model_edit.setText(current.model)
             self.labels_edit.setText(current.labels or "")
+            self.custom_edit.setText(current.custom_objects or "")
             self._set_preprocess(current.preprocess or "none")
             self._set_layout(current.layout)
         else:
@@ -140,6 +154,12 @@ class OpenModelDialog(QDialog):
         if path:
             self.labels_edit.setText(path)
 
+    def choose_custom_objects(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Python file with the model's custom layers",
+                                              self._start_folder(), CUSTOM_OBJECTS_FILTER)
+        if path:
+            self.custom_edit.setText(path)
+
     def set_model(self, path: str) -> None:
         self.model_edit.setText(path)
         self._model_chosen(path)
@@ -150,7 +170,8 @@ class OpenModelDialog(QDialog):
         return replace(self._base, model=model, weights=None,
                        labels=self.labels_edit.text().strip() or None,
                        preprocess=self.preprocess_combo.currentData(), trust=self.trust_box.isChecked(),
-                       layout=(self.layout_combo.currentData() or None) if _is_onnx(model) else None)
+                       layout=(self.layout_combo.currentData() or None) if _is_onnx(model) else None,
+                       custom_objects=self.custom_edit.text().strip() or None)
 
     # ------------------------------------------------------------------ helpers
 
@@ -167,6 +188,11 @@ class OpenModelDialog(QDialog):
         remembered = choices["preprocess"] or choices["labels"] or choices["layout"]
         self.remembered_note.setText("Preprocessing, class names and layout as last used with this model."
                                      if remembered else "")
+
+    def _custom_objects_changed(self, text: str) -> None:
+        # Running the file is trusting it: the box says so instead of a refusal after Open.
+        if text.strip():
+            self.trust_box.setChecked(True)
 
     def _set_preprocess(self, mode: str) -> None:
         index = self.preprocess_combo.findData(mode)

@@ -67,3 +67,52 @@ def save_conv_model(folder, labels=("left", "right")):
     keras.Model(inputs, outputs).save(path)
     (folder / "labels.txt").write_text("\n".join(labels) + "\n")
     return path
+
+
+CUSTOM_LAYER_SOURCE = '''
+import keras
+
+
+@keras.saving.register_keras_serializable(package="user")
+class Scale(keras.layers.Layer):
+    """Multiplies by a fixed factor: Keras cannot rebuild it without this file."""
+
+    def __init__(self, factor=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return x * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+'''
+
+_BUILD_CUSTOM = '''
+import runpy, numpy as np, keras
+Scale = runpy.run_path("layers.py")["Scale"]
+inputs = keras.Input((8, 8, 3))
+dense = keras.layers.Dense(2, activation="softmax")
+model = keras.Model(inputs, dense(keras.layers.Flatten()(Scale(0.01)(inputs))))
+dense.set_weights([np.linspace(-1, 1, 8 * 8 * 3 * 2, dtype="float32").reshape(-1, 2), np.zeros(2, "float32")])
+model.save("custom.keras")
+image = np.arange(8 * 8 * 3, dtype="float32").reshape(8, 8, 3)
+np.save("expected.npy", model.predict(image[None], verbose=0)[0])
+'''
+
+
+def save_custom_layer_model(folder):
+    """``folder/custom.keras`` with a registered custom layer defined in ``folder/layers.py``,
+    and ``expected.npy``: Keras's own output for ``custom_layer_image()``. Saved in a child
+    process, so the calling process has never registered the layer (as for a real user)."""
+    import subprocess
+    import sys
+
+    (folder / "layers.py").write_text(CUSTOM_LAYER_SOURCE)
+    subprocess.run([sys.executable, "-c", _BUILD_CUSTOM], cwd=folder, check=True, capture_output=True,
+                   timeout=300)
+    return folder / "custom.keras", folder / "layers.py"
+
+
+def custom_layer_image() -> np.ndarray:
+    return np.arange(8 * 8 * 3, dtype=np.uint8).reshape(8, 8, 3)

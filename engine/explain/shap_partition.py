@@ -26,6 +26,21 @@ from engine.jobs import CancelToken, Explanation, ProgressCounter, ProgressFn, n
 
 MASKERS = ("inpaint_telea", "inpaint_ns", "blur(k,k)")
 _BLUR = re.compile(r"^blur\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
+MAX_BLUR_KERNEL = 1024  # a box blur wider than any model input only costs time
+
+
+def blur_kernel(masker: str) -> tuple[int, int] | None:
+    """(kx, ky) of a ``blur(kx,ky)`` masker, None for the inpainting maskers."""
+    found = _BLUR.match(masker.strip())
+    return (int(found[1]), int(found[2])) if found else None
+
+
+def check_blur_fits(masker: str, size: tuple[int, int]) -> None:
+    """A blur kernel must fit the (height, width) image it blurs: ValueError otherwise."""
+    kernel = blur_kernel(masker)
+    if kernel and (kernel[0] > size[1] or kernel[1] > size[0]):
+        raise ValueError(f"SHAP masker {masker}: the blur kernel is larger than the model's "
+                         f"{size[0]}×{size[1]} input")
 
 
 @dataclass
@@ -37,6 +52,9 @@ class ShapParams:
     def validate(self) -> None:
         if self.masker not in ("inpaint_telea", "inpaint_ns") and not _BLUR.match(self.masker):
             raise ValueError(f"unknown SHAP masker {self.masker!r}: use inpaint_telea, inpaint_ns or blur(k,k)")
+        kernel = blur_kernel(self.masker)
+        if kernel and not all(1 <= k <= MAX_BLUR_KERNEL for k in kernel):
+            raise ValueError(f"SHAP masker {self.masker}: blur kernel sizes must be 1 to {MAX_BLUR_KERNEL}")
         if self.max_evals < 10:
             raise ValueError("SHAP max evals must be at least 10")
         if self.batch_size < 1:
@@ -51,6 +69,7 @@ def explain(image: np.ndarray, classifier, targets, params: ShapParams | None = 
 
     shap_compiled.install()
     image, targets, params = checked_inputs(image, classifier, targets, params, ShapParams)
+    check_blur_fits(params.masker, image.shape[:2])
     started = time.perf_counter()
     # Partition evaluates the empty and full masks, then up to max_evals - 2 coalitions.
     counter = ProgressCounter(progress, params.max_evals, "SHAP")

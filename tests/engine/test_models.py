@@ -1,6 +1,8 @@
 """Loading classifiers: user Keras files, labels, preprocessing, safe mode, ResNet-50 weights."""
 
 import json
+import os
+import re
 
 import numpy as np
 import pytest
@@ -28,7 +30,7 @@ def test_user_model_loads_with_its_shape_and_default_names(region_file):
 
 
 def test_labels_text_json_list_and_dict(tmp_path):
-    (tmp_path / "a.txt").write_text("cat\n\ndog\n")
+    (tmp_path / "a.txt").write_text("cat\ndog\n\n")  # trailing blank lines end a file
     (tmp_path / "b.json").write_text(json.dumps(["cat", "dog"]))
     (tmp_path / "c.json").write_text(json.dumps({"1": "dog", "0": "cat"}))
     for name in ("a.txt", "b.json", "c.json"):
@@ -41,6 +43,27 @@ def test_labels_text_json_list_and_dict(tmp_path):
         read_labels(tmp_path / "e.json")
     with pytest.raises(ModelError, match="not found"):
         read_labels(tmp_path / "missing.txt")
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("blank.txt", "cat\n\ndog\n", "line 2 is blank"),
+    ("twice.txt", "cat\ndog\ncat\n", "duplicate label 'cat' (classes 0 and 2)"),
+    ("leading_zero.json", json.dumps({"0": "cat", "01": "dog"}), "found '01'"),
+    ("not_a_name.json", json.dumps(["cat", True]), "label 1 is true, not a name in quotes"),
+    ("number.json", json.dumps({"0": "cat", "1": 7}), "label 1 is 7"),
+    ("twice.json", json.dumps(["cat", "cat"]), "duplicate label"),
+    ("empty.txt", "\n", "holds no names"),
+])
+def test_labels_that_would_mislabel_results_are_refused(tmp_path, name, text, message):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ModelError, match=re.escape(message)):
+        read_labels(tmp_path / name)
+
+
+def test_labels_from_a_fifo_are_refused_without_opening(tmp_path):
+    os.mkfifo(tmp_path / "labels.txt")
+    with pytest.raises(ModelError, match=re.escape("labels.txt: not a regular file (a named pipe (FIFO))")):
+        read_labels(tmp_path / "labels.txt")
 
 
 def test_labels_found_beside_the_model(region_file):

@@ -316,3 +316,26 @@ def test_fast_cpu_mode_reloads_in_bfloat16_labelled_and_remembered(win, qtbot, i
             win.fast_cpu_action.trigger()
     assert win.controller.model_info.precision == "float32" and remembered_precision() == "float32"
     assert "bfloat16" not in win.model_label.text()
+
+
+def test_a_custom_layer_model_opens_with_its_python_file_from_the_dialog(win, qtbot, tmp_path):
+    from known_models import save_custom_layer_model
+
+    model_path, layers_path = save_custom_layer_model(tmp_path)
+    with qtbot.waitSignal(win.controller.modelFailed, timeout=120_000):
+        win.open_model(ModelRequest(model=str(model_path), trust=True))
+    assert "custom object 'Scale'" in win.banner.text() and "--custom-objects" in win.banner.text()
+
+    def fill():
+        dialog = win.model_dialog
+        dialog.set_model(str(model_path))
+        assert not dialog.trust_box.isChecked()
+        dialog.custom_edit.setText(str(layers_path))
+        assert dialog.trust_box.isChecked()  # running the file is trusting it, shown before Open
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Open).click()
+
+    QTimer.singleShot(0, fill)
+    with qtbot.waitSignal(win.controller.modelReady, timeout=120_000):
+        win.open_model_action.trigger()
+    assert win.model_label.text() == "custom.keras"
+    assert win.controller.model_info.class_names == ("class 0", "class 1")
