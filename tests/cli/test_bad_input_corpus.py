@@ -86,7 +86,7 @@ def corpus(tmp_path_factory):
         archive.writestr("metadata.json", "{}")
     with zipfile.ZipFile(ws / "bad_config.keras", "w") as archive:
         archive.writestr("config.json", "not json")
-    (ws / "model.onnx").write_bytes(b"\x08\x07")
+    (ws / "model.pt").write_bytes(b"\x08\x07")
     # Labels that would mislabel results.
     (ws / "blank_line.txt").write_text("bright region\n\ndark region\n")
     (ws / "duplicate.txt").write_text("cat\ncat\n")
@@ -169,7 +169,7 @@ BEFORE_ANY_MODEL = [
      ["no_config.keras", "no config.json"]),
     ("zip with bad config", ["predict", "good.png", "--model", "bad_config.keras"], 2,
      ["bad_config.keras", "damaged"]),
-    ("not a keras suffix", ["predict", "good.png", "--model", "model.onnx"], 2, ["model.onnx", "not a Keras"]),
+    ("not a model suffix", ["predict", "good.png", "--model", "model.pt"], 2, ["model.pt", "not a model file"]),
     ("labels blank line", ["predict", "good.png", "--model", "region.keras", "--labels", "blank_line.txt"], 2,
      ["blank_line.txt", "line 2 is blank"]),
     ("labels duplicate", ["predict", "good.png", "--model", "region.keras", "--labels", "duplicate.txt"], 2,
