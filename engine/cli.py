@@ -122,9 +122,15 @@ def add_explain_options(parser: argparse.ArgumentParser) -> None:
                       help="Integrated Gradients baseline image (default black)")
     faithful = parser.add_argument_group("faithfulness")
     faithful.add_argument("--metrics", action="store_true",
-                          help="deletion/insertion AUCs of each map beside a random map's (written to the JSON)")
-    faithful.add_argument("--metric-steps", type=_positive_int, default=32,
-                          help="pixel-removal steps for --metrics (default 32)")
+                          help="faithfulness of each map: cells removed most/least relevant first, "
+                               "score SRG beside a band of random orders (written to the JSON)")
+    faithful.add_argument("--metric-steps", type=_at_least_two, default=20,
+                          help="cell-removal steps for --metrics (default 20)")
+    faithful.add_argument("--sanity", action="store_true",
+                          help="re-run each method with the model's layers randomised top-down and "
+                               "compare the maps (rank correlation, SSIM; written to the JSON)")
+    faithful.add_argument("--sanity-steps", type=_positive_int, default=5,
+                          help="cascade steps for --sanity: the head, then runs of deeper layers (default 5)")
     lime = parser.add_argument_group("LIME")
     lime.add_argument("--samples", type=_positive_int, default=LimeParams.num_samples, help="default 1000")
     lime.add_argument("--num-features", type=_positive_int, default=LimeParams.num_features, help="default 1000")
@@ -288,6 +294,7 @@ def run_explain(args) -> int:
             try:
                 result = explain.run(method, image, classifier, targets, params[method], progress=bar)
                 faithfulness = _faithfulness(args, image, classifier, result)
+                sanity = _sanity(args, image, classifier, result, params[method])
             except EngineError as exc:
                 _error(exc, path)
                 inputs.failed += 1
@@ -295,11 +302,11 @@ def run_explain(args) -> int:
             finally:
                 if bar:
                     bar.close()
-            info = summary(result, path, predictions, faithfulness)
+            info = summary(result, path, predictions, faithfulness, sanity=sanity)
             summaries.append(info)
             if args.out:
                 write_explanation(args.out, Path(path).stem, result, path, predictions,
-                                  faithfulness=faithfulness)
+                                  faithfulness=faithfulness, sanity=sanity)
             if not args.json:
                 names = ", ".join(f"{n} ({p:.1%})" for n, p in zip(result.class_names, result.probabilities))
                 print(f"{path}  {method}: {names}  in {result.timings['explain_s']:.1f} s  [{result.model}]")
@@ -317,6 +324,21 @@ def _faithfulness(args, image, classifier, result) -> dict | None:
     bar = _progress_bar("evals")
     try:
         return faithfulness(image, classifier, result, steps=args.metric_steps, seed=args.seed,
+                            progress=bar or _silent)
+    finally:
+        if bar:
+            bar.close()
+
+
+def _sanity(args, image, classifier, result, params) -> dict | None:
+    """Cascading randomisation for ``--sanity`` (None without it)."""
+    if not args.sanity:
+        return None
+    from engine.sanity import SanityParams, sanity_check
+
+    bar = _progress_bar("evals")
+    try:
+        return sanity_check(image, classifier, result, params, SanityParams(args.sanity_steps, args.seed),
                             progress=bar or _silent)
     finally:
         if bar:
@@ -537,3 +559,10 @@ def _error(exc: BaseException, path: str | None = None) -> None:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     prefix = f"{Path(path).name}: " if path and not text.startswith(Path(path).name) else ""
     print(f"error: {prefix}{text}", file=sys.stderr)
+
+
+def _at_least_two(text: str) -> int:
+    value = _positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError("must be at least 2")
+    return value

@@ -28,8 +28,10 @@ _UMASK = _current_umask()  # read once at import: os.umask can only be read by s
 
 
 def summary(explanation: Explanation, image_path: str, predictions: list[Prediction],
-            faithfulness: dict | None = None, stability: dict | None = None) -> dict:
-    """The JSON summary; ``faithfulness`` (engine.metrics.faithfulness) adds ``metrics``.
+            faithfulness: dict | None = None, stability: dict | None = None,
+            sanity: dict | None = None) -> dict:
+    """The JSON summary; ``faithfulness`` (engine.metrics.faithfulness) adds ``metrics``,
+    ``sanity`` (engine.sanity.sanity_check) adds ``sanity`` (its maps go to the NPZ).
 
     ``stability`` (engine.stability.rerun_stability) adds ``stability``: ``runs`` (maps
     compared, the first run included), ``seeds``, ``classes`` and ``score`` (one number in
@@ -52,6 +54,8 @@ def summary(explanation: Explanation, image_path: str, predictions: list[Predict
         data["metrics"] = {k: v for k, v in faithfulness.items() if not isinstance(v, np.ndarray)}
     if stability is not None:
         data["stability"] = {k: v for k, v in stability.items() if not isinstance(v, np.ndarray)}
+    if sanity is not None:
+        data["sanity"] = {k: v for k, v in sanity.items() if not isinstance(v, np.ndarray)}
     return data
 
 
@@ -60,7 +64,7 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def write_npz(path: Path, explanation: Explanation, faithfulness: dict | None = None,
-              stability: dict | None = None) -> None:
+              stability: dict | None = None, sanity: dict | None = None) -> None:
     arrays = {
         "maps": explanation.maps.astype(np.float32),
         "classes": np.asarray(explanation.classes, np.int64),
@@ -72,18 +76,21 @@ def write_npz(path: Path, explanation: Explanation, faithfulness: dict | None = 
                    if isinstance(value, np.ndarray)})
     if stability is not None:  # per-pixel spread of the re-runs' maps (K, H, W)
         arrays["stability_spread"] = np.asarray(stability["spread"], np.float32)
+    if sanity is not None:  # the maps of the randomised models (steps, K, H, W)
+        arrays["sanity_maps"] = np.asarray(sanity["maps"], np.float32)
     atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
 def write_explanation(out_dir: Path, stem: str, explanation: Explanation, image_path: str,
                       predictions: list[Prediction], lime_view: LimeView | None = None,
-                      faithfulness: dict | None = None, stability: dict | None = None) -> list[Path]:
+                      faithfulness: dict | None = None, stability: dict | None = None,
+                      sanity: dict | None = None) -> list[Path]:
     """``STEM.METHOD.json``, ``STEM.METHOD.npz`` and one ``STEM.METHOD.CLASS.png`` per class."""
     out_dir.mkdir(parents=True, exist_ok=True)
     base = f"{stem}.{explanation.method}"
     written = [out_dir / f"{base}.json", out_dir / f"{base}.npz"]
-    write_json(written[0], summary(explanation, image_path, predictions, faithfulness, stability))
-    write_npz(written[1], explanation, faithfulness, stability)
+    write_json(written[0], summary(explanation, image_path, predictions, faithfulness, stability, sanity))
+    write_npz(written[1], explanation, faithfulness, stability, sanity)
     scored = {explanation.method: faithfulness} if faithfulness else {}
     for class_index in explanation.classes:
         png = out_dir / f"{base}.{class_index}.png"
