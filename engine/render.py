@@ -845,3 +845,68 @@ def _format_of(path) -> str:
 
 # Titles for methods added after the first two (draw_class looks them up at draw time).
 METHOD_TITLES.setdefault("shap-gradient", "SHAP (background set)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sanity check: the maps of the model randomised top-down, beside the original
+# ---------------------------------------------------------------------------------------------
+
+
+def sanity_rows(results: dict, class_index: int) -> dict:
+    """``{method: engine.sanity.sanity_check result}`` -> ``{method: {"layers", "maps" (steps,
+    H, W), "spearman", "ssim" (per step), "flagged"}}`` for one class."""
+    return {method: {"layers": list(result["layers"]),
+                     "maps": np.asarray(result["maps"])[:, k],
+                     "spearman": [float(step[k]) for step in result["spearman"]],
+                     "ssim": [float(step[k]) for step in result["ssim"]],
+                     "flagged": bool(result["does_not_depend_on_model"][k])}
+            for method, result, k in _for_class(results, class_index)}
+
+
+def draw_sanity(figure: Figure, explanations: list[Explanation], results: dict, class_index: int) -> None:
+    """One row per checked method: its map, then the map with the model randomised down to
+    each step's layer (head first), each with Spearman ρ of |map| and SSIM against the first;
+    a row whose map survives a fully random network says it does not depend on the model."""
+    from engine.sanity import DOES_NOT_DEPEND, FLAG_TEXT
+
+    figure.clear()
+    figure.set_layout_engine("constrained")
+    rows = sanity_rows(results, class_index)
+    present = [e for e in explanations if e.method in rows and class_index in e.classes]
+    if not present:
+        return
+    first = present[0]
+    figure.suptitle("Sanity check (model randomised top-down): " + class_title(first, first.index_of(class_index)),
+                    fontsize=11)
+    columns = 1 + max(len(rows[e.method]["layers"]) for e in present)
+    axes = figure.subplots(len(present), columns, squeeze=False)
+    for r, explanation in enumerate(present):
+        row = rows[explanation.method]
+        original = np.abs(explanation.maps[explanation.index_of(class_index)])
+        panels = [original] + [np.abs(m) for m in row["maps"]]
+        for c, ax in enumerate(axes[r]):
+            ax.set_axis_off()
+            if c >= len(panels):
+                continue
+            top = float(np.percentile(panels[c], 99.5)) or 1.0
+            ax.imshow(panels[c], cmap="magma", vmin=0, vmax=top)
+            if c == 0:
+                flag = f"\n{FLAG_TEXT}" if row["flagged"] else ""
+                ax.set_title(f"{method_title(explanation.method)}\n|map|{flag}", fontsize=8,
+                             color="firebrick" if row["flagged"] else "black")
+            else:
+                rho, ssim = row["spearman"][c - 1], row["ssim"][c - 1]
+                ax.set_title(f"random to {row['layers'][c - 1]}\nρ {rho:.2f} · SSIM {ssim:.2f}", fontsize=7,
+                             color="firebrick" if c == len(panels) - 1 and rho > DOES_NOT_DEPEND else "black",
+                             gid="sanity-step")
+    hide_axis_ticks(figure)
+
+
+def save_sanity_png(path, explanations: list[Explanation], results: dict, class_index: int, dpi: int = 110) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    steps = max((len(r["layers"]) for r in results.values()), default=1)
+    figure = new_figure(1.9 * (1 + steps) + 0.4, 0.6 + 2.1 * max(1, len(results)))
+    FigureCanvasAgg(figure)
+    draw_sanity(figure, explanations, results, class_index)
+    figure.savefig(path, dpi=dpi)

@@ -39,6 +39,7 @@ from gui.model_info import backend_text, backend_tooltip
 from gui.predictions_view import PredictionsView
 from gui.progress_panel import ProgressPanel
 from gui.results_view import ResultsView
+from gui.sanity_actions import SanityActions
 from gui.settings_panel import SettingsPanel
 from gui.settings_store import METHOD_CHOICES, open_settings
 from gui.weights_dialog import WeightsAssistant
@@ -52,7 +53,7 @@ IMAGES_HEIGHT = 200
 
 
 class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, GridActions, EvaluationActions,
-                 QMainWindow):
+                 SanityActions, QMainWindow):
     def __init__(self, model_request: ModelRequest | None = None, restore_layout: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("Image Explainer")
@@ -69,6 +70,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self._build_menus_and_toolbar()
         self._build_grid_actions()
         self._build_evaluation_actions()
+        self._build_sanity_action()
         add_page_actions(self, self.central_tabs)
         self._build_status_bar()
         self._connect()
@@ -178,6 +180,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self.results_view.set_lime_view(self.settings_panel.settings().lime_view_object())
         self._connect_models()
         self._connect_evaluation()
+        self._connect_sanity()
         self._connect_comparison()
         self.update_plan()
 
@@ -578,6 +581,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self.export_grid_action.setEnabled(any(e.results for e in self.entries.values()))
         self.export_evaluation_action.setEnabled(self.evaluation_result is not None)
         self.cancel_evaluation_action.setEnabled(self.controller.evaluation is not None)
+        self.sanity_action.setEnabled(has_results and self.controller.sanity is None)
         self.grid_view.mark_stale()  # results or the list may have changed; cheap when hidden
 
 

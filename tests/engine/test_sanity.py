@@ -110,3 +110,26 @@ def test_a_map_that_ignores_the_model_is_flagged(region_image, monkeypatch):
     result = sanity.sanity_check(region_image, classifier, original)
     assert result["spearman"] == [[1.0, 1.0]] and result["ssim"][0] == pytest.approx([1.0, 1.0])
     assert result["does_not_depend_on_model"] == [True, True]
+
+
+def test_the_strip_shows_each_step_with_its_numbers(layered_classifier, tmp_path):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from engine.render import draw_sanity, new_figure, save_sanity_png
+
+    image = np.random.default_rng(2).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    original = explain.run("lime", image, layered_classifier, [1, 2], LIME)
+    result = sanity.sanity_check(image, layered_classifier, original, LIME, sanity.SanityParams(groups=2))
+    figure = new_figure(8, 3)
+    FigureCanvasAgg(figure)
+    draw_sanity(figure, [original], {"lime": result}, 2)
+    figure.canvas.draw()
+    steps = [ax.get_title() for ax in figure.axes if ax.title.get_gid() == "sanity-step"]
+    k = original.index_of(2)
+    assert steps == [f"random to {layer}\nρ {rho[k]:.2f} · SSIM {ssim[k]:.2f}"
+                     for layer, rho, ssim in zip(result["layers"], result["spearman"], result["ssim"])]
+    shown = [ax.images[0].get_array() for ax in figure.axes if ax.images]
+    np.testing.assert_allclose(shown[0], np.abs(original.maps[k]))
+    np.testing.assert_allclose(shown[-1], np.abs(result["maps"][-1, k]))
+    save_sanity_png(tmp_path / "sanity.png", [original], {"lime": result}, 1)
+    assert (tmp_path / "sanity.png").read_bytes().startswith(b"\x89PNG")
