@@ -458,7 +458,10 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         """Tell the engine it may go on once the new result is on screen (see ExplainJob.shown)."""
         canvas = self.results_view.current_canvas()
         if canvas is not None and canvas.render_pending:
-            canvas.rendered.connect(job.shown.set, Qt.ConnectionType.SingleShotConnection)
+            # A lambda, not the bound ``shown.set``: PySide keeps a lambda alive, but not the
+            # Event behind a bound method, which may be gone (job over) before the canvas draws.
+            shown = job.shown
+            canvas.rendered.connect(lambda: shown.set(), Qt.ConnectionType.SingleShotConnection)
         else:
             job.shown.set()
 
