@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--classes", type=_positive_int, help="how many top classes to explain")
     gui.add_argument("--screenshot", type=Path, help="save a PNG of the window when all jobs finish, then exit")
     gui.add_argument("--faithfulness", action="store_true",
-                     help="score each explanation with deletion/insertion curves (this run only)")
+                     help="score each explanation: SRG against random cell orders (this run only)")
     gui.add_argument("--stability", type=_non_negative_int, metavar="N",
                      help="re-run LIME (and IG with a noise baseline) N more times with other seeds "
                           "for a spread map and stability score; 0 turns it off (this run only)")
@@ -316,7 +316,7 @@ def run_explain(args) -> int:
 
 
 def _faithfulness(args, image, classifier, result) -> dict | None:
-    """Deletion/insertion scores for ``--metrics`` (None without it)."""
+    """Cell-level faithfulness (SRG, random band) for ``--metrics`` (None without it)."""
     if not args.metrics:
         return None
     from engine.metrics import faithfulness

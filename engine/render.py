@@ -358,11 +358,12 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
     """One class, every method that has run side by side, each with its colour bar and title.
 
     Image panels share one row and one size; colour bars (and LIME's legend) share the row
-    beneath. ``scores`` (optional, ``class_scores``): faithfulness AUCs written under each
-    method's panel beside the random baseline, the best method marked. ``stability``
+    beneath. ``scores`` (optional, ``class_scores``): SRG and its random band written under
+    each method's panel (flagged when not above the band), the best method marked, and one
+    line on what the score means under the input. ``stability``
     (optional, ``class_stability``): the method's stability score in its title and a spread
     panel beside it. ``curves`` (optional, ``class_curves``): under each scored panel, a
-    small plot of its deletion and insertion curves over the random order's, all on one
+    small plot of its MoRF and LeRF curves over the random orders' mean, all on one
     probability axis, with one key under the input image. Clears and fills ``figure``; the
     caller owns it (a Qt canvas or an off-screen PNG).
     """
@@ -503,8 +504,8 @@ def draw_comparison(figure: Figure, explanations: list[Explanation], class_index
                     metrics: dict | None = None, stability: dict | None = None) -> None:
     """Every method that has run for ``class_index`` side by side on ONE colour scale, with
     a table of pairwise agreement (rank correlation, top-10 % overlap) and, where scored, a
-    table of faithfulness (deletion / insertion AUC beside the random baseline) with the
-    most faithful method marked; with the results' curves, a small deletion | insertion pair
+    table of faithfulness (SRG beside the random band, MoRF / LeRF AUCs) with the most
+    faithful method above the band marked; with the results' curves, a small MoRF | LeRF pair
     of plots beside the table, one line per scored method over the random order's.
 
     ``metrics``: ``{method: engine.metrics.faithfulness result}`` (as exported);

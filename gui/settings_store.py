@@ -52,7 +52,7 @@ class ExplainSettings:
     instant_preview: bool = True  # Grad-CAM as soon as the predictions are in
     preview_ig: bool = True  # ...followed by Integrated Gradients (the IG settings below)
     ig_steps: int = 32
-    faithfulness: bool = False  # deletion/insertion scores after each method
+    faithfulness: bool = False  # SRG scores (cells vs. random orders) after each method
     faithfulness_steps: int = GUI_FAITHFULNESS_STEPS
     shap_background: str = ""  # folder of typical images for background-set SHAP
     shap_max_background: int = 100
