@@ -56,6 +56,16 @@ def test_weights_are_restored_and_every_step_is_reported(layered_classifier):
     assert result["layers"] == ["head", "norm", "conv_a"]
     assert np.array(result["spearman"]).shape == np.array(result["ssim"]).shape == (3, 2)
     assert result["maps"].shape == (3, 2, 32, 32)
+    # The numbers against scipy's Spearman and SSIM on the same maps, |map| scaled to [0, 1].
+    from scipy.stats import spearmanr
+    from skimage.metrics import structural_similarity
+
+    for step in range(3):
+        for k in range(2):
+            a, b = np.abs(original.maps[k]).ravel(), np.abs(result["maps"][step, k]).ravel()
+            assert result["spearman"][step][k] == pytest.approx(spearmanr(a, b).statistic, abs=1e-6)
+            assert result["ssim"][step][k] == pytest.approx(structural_similarity(
+                (a / a.max()).reshape(32, 32), (b / b.max()).reshape(32, 32), data_range=1.0), abs=1e-6)
     done = [d for d, _, _ in reports]
     assert done == sorted(done) and reports[-1][0] == reports[-1][1] and "Sanity check 3/3" in reports[-2][2]
 
