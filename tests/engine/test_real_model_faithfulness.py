@@ -17,6 +17,8 @@ from engine.images import fit_to_model
 # the methods' own, and the scores are measured in full (20 steps, 10 random orders).
 METHODS = {"shap": ShapParams(max_evals=300), "lime": LimeParams(num_samples=300), "gradcam": None}
 
+pytestmark = pytest.mark.slow  # about a minute on two idle cores: two photos, three methods, two bands
+
 
 @pytest.fixture(scope="module")
 def lite0(efficientnet_lite0):
