@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--classes", type=_positive_int, help="how many top classes to explain")
     gui.add_argument("--screenshot", type=Path, help="save a PNG of the window when all jobs finish, then exit")
     gui.add_argument("--faithfulness", action="store_true",
-                     help="score each explanation with deletion/insertion curves (this run only)")
+                     help="score each explanation: SRG against random cell orders (this run only)")
     gui.add_argument("--stability", type=_non_negative_int, metavar="N",
                      help="re-run LIME (and IG with a noise baseline) N more times with other seeds "
                           "for a spread map and stability score; 0 turns it off (this run only)")
@@ -147,9 +147,15 @@ def add_explain_options(parser: argparse.ArgumentParser) -> None:
                       help="Integrated Gradients baseline image (default black)")
     faithful = parser.add_argument_group("faithfulness")
     faithful.add_argument("--metrics", action="store_true",
-                          help="deletion/insertion AUCs of each map beside a random map's (written to the JSON)")
-    faithful.add_argument("--metric-steps", type=_positive_int, default=32,
-                          help="pixel-removal steps for --metrics (default 32)")
+                          help="faithfulness of each map: cells removed most/least relevant first, "
+                               "score SRG beside a band of random orders (written to the JSON)")
+    faithful.add_argument("--metric-steps", type=_at_least_two, default=20,
+                          help="cell-removal steps for --metrics (default 20)")
+    faithful.add_argument("--sanity", action="store_true",
+                          help="re-run each method with the model's layers randomised top-down and "
+                               "compare the maps (rank correlation, SSIM; written to the JSON)")
+    faithful.add_argument("--sanity-steps", type=_positive_int, default=5,
+                          help="cascade steps for --sanity: the head, then runs of deeper layers (default 5)")
     lime = parser.add_argument_group("LIME")
     lime.add_argument("--samples", type=_positive_int, default=LimeParams.num_samples, help="default 1000")
     lime.add_argument("--num-features", type=_positive_int, default=LimeParams.num_features, help="default 1000")
@@ -362,6 +368,7 @@ def run_explain(args) -> int:
             try:
                 result = explain.run(method, image, classifier, targets, params[method], progress=bar)
                 faithfulness = _faithfulness(args, image, classifier, result)
+                sanity = _sanity(args, image, classifier, result, params[method])
             except ValueError as exc:  # the method cannot work on this model (no conv layer, ...)
                 unusable.add(method)
                 inputs.failed += 1
@@ -374,13 +381,14 @@ def run_explain(args) -> int:
             finally:
                 if bar:
                     bar.close()
-            info = summary(result, path, predictions, faithfulness)
+            info = summary(result, path, predictions, faithfulness, sanity=sanity)
             summaries.append(info)
             if args.out:
                 stem = stem_of[path]
                 info["output_name"] = stem
                 old = explanation_files(args.out, stem, method)
-                written = write_explanation(args.out, stem, result, path, predictions, faithfulness=faithfulness)
+                written = write_explanation(args.out, stem, result, path, predictions,
+                                            faithfulness=faithfulness, sanity=sanity)
                 for stale in set(old) - set(written):  # --overwrite: no PNG of an older run stays behind
                     stale.unlink(missing_ok=True)
             if not args.json:
@@ -397,7 +405,7 @@ def grid_files(out: Path, pdf: bool) -> list[Path]:
 
 
 def _faithfulness(args, image, classifier, result) -> dict | None:
-    """Deletion/insertion scores for ``--metrics`` (None without it)."""
+    """Cell-level faithfulness (SRG, random band) for ``--metrics`` (None without it)."""
     if not args.metrics:
         return None
     from engine.metrics import faithfulness
@@ -405,6 +413,21 @@ def _faithfulness(args, image, classifier, result) -> dict | None:
     bar = _progress_bar("evals")
     try:
         return faithfulness(image, classifier, result, steps=args.metric_steps, seed=args.seed,
+                            progress=bar or _silent)
+    finally:
+        if bar:
+            bar.close()
+
+
+def _sanity(args, image, classifier, result, params) -> dict | None:
+    """Cascading randomisation for ``--sanity`` (None without it)."""
+    if not args.sanity:
+        return None
+    from engine.sanity import SanityParams, sanity_check
+
+    bar = _progress_bar("evals")
+    try:
+        return sanity_check(image, classifier, result, params, SanityParams(args.sanity_steps, args.seed),
                             progress=bar or _silent)
     finally:
         if bar:
@@ -751,3 +774,10 @@ def _error(exc: BaseException, path: str | None = None) -> None:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     prefix = f"{Path(path).name}: " if path and not text.startswith(Path(path).name) else ""
     print(f"error: {prefix}{text}", file=sys.stderr)
+
+
+def _at_least_two(text: str) -> int:
+    value = _positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError("must be at least 2")
+    return value

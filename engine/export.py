@@ -18,8 +18,10 @@ from engine.render import LimeView, class_curves, class_scores, save_class_png
 
 
 def summary(explanation: Explanation, image_path: str, predictions: list[Prediction],
-            faithfulness: dict | None = None, stability: dict | None = None) -> dict:
-    """The JSON summary; ``faithfulness`` (engine.metrics.faithfulness) adds ``metrics``.
+            faithfulness: dict | None = None, stability: dict | None = None,
+            sanity: dict | None = None) -> dict:
+    """The JSON summary; ``faithfulness`` (engine.metrics.faithfulness) adds ``metrics``,
+    ``sanity`` (engine.sanity.sanity_check) adds ``sanity`` (its maps go to the NPZ).
 
     ``stability`` (engine.stability.rerun_stability) adds ``stability``: ``runs`` (maps
     compared, the first run included), ``seeds``, ``classes`` and ``score`` (one number in
@@ -42,6 +44,8 @@ def summary(explanation: Explanation, image_path: str, predictions: list[Predict
         data["metrics"] = {k: v for k, v in faithfulness.items() if not isinstance(v, np.ndarray)}
     if stability is not None:
         data["stability"] = {k: v for k, v in stability.items() if not isinstance(v, np.ndarray)}
+    if sanity is not None:
+        data["sanity"] = {k: v for k, v in sanity.items() if not isinstance(v, np.ndarray)}
     return data
 
 
@@ -57,7 +61,7 @@ def add_json(files: ResultSet, path: Path, data: dict) -> Path:
 
 
 def npz_arrays(explanation: Explanation, faithfulness: dict | None = None,
-               stability: dict | None = None) -> dict[str, np.ndarray]:
+               stability: dict | None = None, sanity: dict | None = None) -> dict[str, np.ndarray]:
     arrays = {
         "maps": explanation.maps.astype(np.float32),
         "classes": np.asarray(explanation.classes, np.int64),
@@ -69,12 +73,14 @@ def npz_arrays(explanation: Explanation, faithfulness: dict | None = None,
                    if isinstance(value, np.ndarray)})
     if stability is not None:  # per-pixel spread of the re-runs' maps (K, H, W)
         arrays["stability_spread"] = np.asarray(stability["spread"], np.float32)
+    if sanity is not None:  # the maps of the randomised models (steps, K, H, W)
+        arrays["sanity_maps"] = np.asarray(sanity["maps"], np.float32)
     return arrays
 
 
 def write_npz(path: Path, explanation: Explanation, faithfulness: dict | None = None,
-              stability: dict | None = None) -> None:
-    arrays = npz_arrays(explanation, faithfulness, stability)
+              stability: dict | None = None, sanity: dict | None = None) -> None:
+    arrays = npz_arrays(explanation, faithfulness, stability, sanity)
     atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
@@ -87,16 +93,17 @@ def explanation_paths(out_dir: Path, stem: str, explanation: Explanation) -> lis
 
 def write_explanation(out_dir: Path, stem: str, explanation: Explanation, image_path: str,
                       predictions: list[Prediction], lime_view: LimeView | None = None,
-                      faithfulness: dict | None = None, stability: dict | None = None) -> list[Path]:
+                      faithfulness: dict | None = None, stability: dict | None = None,
+                      sanity: dict | None = None) -> list[Path]:
     """``STEM.METHOD.json``, ``STEM.METHOD.npz`` and one ``STEM.METHOD.CLASS.png`` per class,
     renamed into place together once all are written (complete or absent)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = explanation_paths(out_dir, stem, explanation)
     scored = {explanation.method: faithfulness} if faithfulness else {}
-    info = summary(explanation, image_path, predictions, faithfulness, stability)
+    info = summary(explanation, image_path, predictions, faithfulness, stability, sanity)
     info["output_name"] = stem  # which input these files came from when stems collide
-    arrays = npz_arrays(explanation, faithfulness, stability)
+    arrays = npz_arrays(explanation, faithfulness, stability, sanity)
     with ResultSet(out_dir) as files:
         add_json(files, paths[0], info)
         files.add(paths[1], lambda f: np.savez_compressed(f, **arrays))

@@ -110,7 +110,11 @@ def draw_lime(ax, explanation: Explanation, k: int, view: LimeView | None = None
 BEST_MARK = "★ most faithful"
 
 
-CURVE_NAMES = ("deletion", "insertion", "random_deletion", "random_insertion")
+CURVE_NAMES = ("morf", "lerf", "random_morf", "random_lerf")
+FAITHFULNESS_NOTE = ("SRG = AUC(LeRF) − AUC(MoRF), −1…1:\n"
+                     "class drop, top cells blurred first\n"
+                     "vs. last; it must beat the random band")
+NOT_RANDOM_BETTER = "not better than random"
 
 
 def _for_class(results: dict, class_index: int):
@@ -124,17 +128,21 @@ def _for_class(results: dict, class_index: int):
 
 def class_scores(metrics: dict, class_index: int) -> dict:
     """``{method: engine.metrics.faithfulness result}`` -> ``{method: scores}`` for one class,
-    scores being ``deletion``, ``insertion``, ``random_deletion``, ``random_insertion`` AUCs.
-    Methods whose result does not cover the class are left out."""
-    return {method: {name: float(result[f"{name}_auc"][k]) for name in CURVE_NAMES}
+    scores being ``srg``, ``morf``, ``lerf`` (AUCs), ``random_mean``, ``random_sd`` and
+    ``better`` (above the band). Methods whose result does not cover the class are left out."""
+    return {method: {"srg": float(result["srg"][k]), "morf": float(result["morf_auc"][k]),
+                     "lerf": float(result["lerf_auc"][k]),
+                     "random_mean": float(result["random_srg_mean"][k]),
+                     "random_sd": float(result["random_srg_sd"][k]),
+                     "better": bool(result["better_than_random"][k])}
             for method, result, k in _for_class(metrics, class_index)}
 
 
 def class_curves(metrics: dict, class_index: int) -> dict:
     """``{method: engine.metrics.faithfulness result}`` -> ``{method: curves}`` for one class,
-    curves being ``fractions`` (S + 1,) and the class probability along ``deletion``,
-    ``insertion``, ``random_deletion``, ``random_insertion`` (S + 1,) each. Methods whose
-    result does not cover the class, or carries no curves (a JSON summary), are left out."""
+    curves being ``fractions`` (S + 1,) and p(class)/p₀ along ``morf``, ``lerf`` and the
+    random orders' mean ``random_morf``, ``random_lerf`` (S + 1,) each. Methods whose result
+    does not cover the class, or carries no curves (a JSON summary), are left out."""
     curves = {}
     for method, result, k in _for_class(metrics, class_index):
         if "fractions" not in result or not all(f"{name}_curves" in result for name in CURVE_NAMES):
@@ -146,29 +154,43 @@ def class_curves(metrics: dict, class_index: int) -> dict:
 
 
 def best_method(scores: dict) -> str | None:
-    """The method whose map is most faithful: highest insertion AUC minus deletion AUC.
-    None with fewer than two scored methods (nothing to compare)."""
+    """The most faithful method: the highest SRG among those above the random band. None
+    with fewer than two scored methods (nothing to compare) or none above the band."""
     if len(scores) < 2:
         return None
-    return max(scores, key=lambda m: scores[m]["insertion"] - scores[m]["deletion"])
+    above = [m for m in scores if scores[m]["better"]]
+    return max(above, key=lambda m: scores[m]["srg"]) if above else None
+
+
+def band_text(score: dict) -> str:
+    return f"random {score['random_mean']:.2f} ± {score['random_sd']:.2f}"
 
 
 def score_text(score: dict) -> str:
-    return (f"deletion AUC {score['deletion']:.2f} (random {score['random_deletion']:.2f})\n"
-            f"insertion AUC {score['insertion']:.2f} (random {score['random_insertion']:.2f})")
+    verdict = "" if score["better"] else f"\n{NOT_RANDOM_BETTER}"
+    return (f"SRG {score['srg']:.2f} ({band_text(score)})\n"
+            f"MoRF {score['morf']:.2f} · LeRF {score['lerf']:.2f}{verdict}")
 
 
 def _draw_score(ax, score: dict, best: bool, below_points: float, below: float = 0.0) -> None:
     text = score_text(score) + (f"\n{BEST_MARK}" if best else "")
+    colour = "darkgreen" if best else "0.2" if score["better"] else "firebrick"
     ax.annotate(text, xy=(0.5, below), xycoords="axes fraction", xytext=(0, -below_points),
                 textcoords="offset points", ha="center", va="top", fontsize=8,
-                color="darkgreen" if best else "0.2", fontweight="bold" if best else "normal",
-                gid="faithfulness")
+                color=colour, fontweight="bold" if best else "normal", gid="faithfulness")
 
 
-# Faithfulness curves: the class probability as pixels are deleted (a faithful map makes it
-# fall fast) or inserted (rise fast), beside the same for a random pixel order.
-DELETION_COLOUR, INSERTION_COLOUR = "#d62728", "#1f77b4"
+def _draw_note(ax, below_points: float, below: float = 0.0) -> None:
+    """What the score means, once per figure, under the input image."""
+    ax.annotate(FAITHFULNESS_NOTE, xy=(0.0, below), xycoords="axes fraction", xytext=(0, -below_points),
+                textcoords="offset points", ha="left", va="top", fontsize=6.5, color="0.35",
+                gid="faithfulness-note")
+
+
+# Faithfulness curves: p(class)/p₀ as cells are blurred most relevant first (MoRF: a
+# faithful map makes it fall fast) and least relevant first (LeRF: it stays up), beside the
+# random orders' mean.
+MORF_COLOUR, LERF_COLOUR = "#d62728", "#1f77b4"
 RANDOM_STYLE = {"color": "0.55", "linestyle": (0, (3, 2)), "linewidth": 1.0}
 METHOD_COLOURS = {"shap": "#1f77b4", "shap-gradient": "#17becf", "lime": "#2ca02c",
                   "ig": "#9467bd", "gradcam": "#ff7f0e"}
@@ -194,12 +216,12 @@ def _style_curve_axes(ax, top: float) -> None:
 
 
 def _draw_method_curves(ax, curve: dict, top: float) -> None:
-    """One method's deletion and insertion curves (solid) over the random order's (dashed)."""
+    """One method's MoRF and LeRF curves (solid) over the random orders' mean (dashed)."""
     x = curve["fractions"]
     _style_curve_axes(ax, top)
-    for name in ("deletion", "insertion"):
+    for name in ("morf", "lerf"):
         ax.plot(x, curve[f"random_{name}"], gid=f"random:{name}", **RANDOM_STYLE)
-    for name, colour in (("deletion", DELETION_COLOUR), ("insertion", INSERTION_COLOUR)):
+    for name, colour in (("morf", MORF_COLOUR), ("lerf", LERF_COLOUR)):
         ax.fill_between(x, curve[name], color=colour, alpha=0.08, linewidth=0)
         ax.plot(x, curve[name], color=colour, linewidth=1.4, gid=f"method:{name}")
 
@@ -209,11 +231,11 @@ def _curve_key(ax) -> None:
     from matplotlib.lines import Line2D
 
     ax.set_axis_off()
-    handles = [Line2D([], [], color=DELETION_COLOUR, linewidth=1.4, label="deletion ↓"),
-               Line2D([], [], color=INSERTION_COLOUR, linewidth=1.4, label="insertion ↑"),
-               Line2D([], [], label="random order", **RANDOM_STYLE)]
+    handles = [Line2D([], [], color=MORF_COLOUR, linewidth=1.4, label="MoRF ↓"),
+               Line2D([], [], color=LERF_COLOUR, linewidth=1.4, label="LeRF ↑"),
+               Line2D([], [], label="random orders", **RANDOM_STYLE)]
     legend = ax.legend(handles=handles, loc="center", fontsize=7, frameon=False, handlelength=2.2,
-                       title="class probability vs. share\nof pixels deleted / inserted",
+                       title="p(class) / p₀ vs. share\nof cells blurred",
                        title_fontsize=7, borderaxespad=0.0)
     legend.set_gid("curve-key")
 
@@ -339,11 +361,12 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
     """One class, every method that has run side by side, each with its colour bar and title.
 
     Image panels share one row and one size; colour bars (and LIME's legend) share the row
-    beneath. ``scores`` (optional, ``class_scores``): faithfulness AUCs written under each
-    method's panel beside the random baseline, the best method marked. ``stability``
+    beneath. ``scores`` (optional, ``class_scores``): SRG and its random band written under
+    each method's panel (flagged when not above the band), the best method marked, and one
+    line on what the score means under the input. ``stability``
     (optional, ``class_stability``): the method's stability score in its title and a spread
     panel beside it. ``curves`` (optional, ``class_curves``): under each scored panel, a
-    small plot of its deletion and insertion curves over the random order's, all on one
+    small plot of its MoRF and LeRF curves over the random orders' mean, all on one
     probability axis, with one key under the input image. Clears and fills ``figure``; the
     caller owns it (a Qt canvas or an off-screen PNG).
     """
@@ -411,6 +434,8 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
         if spread is not None:
             _draw_spread(figure, panels[column], bars[column], explanation, spread)
             column += 1
+    if scores:
+        _draw_note(panels[0], SCORE_BELOW_POINTS, BAR_BOUNDS[1])
     if curves:
         _curve_key(_below_scores(panels[0]))
     hide_axis_ticks(figure)
@@ -482,8 +507,8 @@ def draw_comparison(figure: Figure, explanations: list[Explanation], class_index
                     metrics: dict | None = None, stability: dict | None = None) -> None:
     """Every method that has run for ``class_index`` side by side on ONE colour scale, with
     a table of pairwise agreement (rank correlation, top-10 % overlap) and, where scored, a
-    table of faithfulness (deletion / insertion AUC beside the random baseline) with the
-    most faithful method marked; with the results' curves, a small deletion | insertion pair
+    table of faithfulness (SRG beside the random band, MoRF / LeRF AUCs) with the most
+    faithful method above the band marked; with the results' curves, a small MoRF | LeRF pair
     of plots beside the table, one line per scored method over the random order's.
 
     ``metrics``: ``{method: engine.metrics.faithfulness result}`` (as exported);
@@ -548,8 +573,8 @@ def draw_comparison(figure: Figure, explanations: list[Explanation], class_index
 
 
 def _comparison_curves(figure: Figure, cell, curves: dict, best: str | None) -> None:
-    """Deletion | insertion: every scored method's curve in its colour (the best one
-    thicker) over the random order's, dashed; methods scored together share that order."""
+    """MoRF | LeRF: every scored method's curve in its colour (the best one thicker) over
+    the random orders' mean, dashed; methods scored on one image share those orders."""
     from matplotlib.lines import Line2D
 
     # The key gets a row of its own under both plots: beside them it would take their width.
@@ -557,21 +582,21 @@ def _comparison_curves(figure: Figure, cell, curves: dict, best: str | None) -> 
     top = curve_limit(curves)
     reference = next(iter(curves.values()))
     plots = []
-    for column, name in enumerate(("deletion", "insertion")):
+    for column, name in enumerate(("morf", "lerf")):
         ax = figure.add_subplot(pair[0, column])
         ax.set_gid(f"compare-curves:{name}")
         _style_curve_axes(ax, top)
-        ax.set_title(f"{name} {'↓' if name == 'deletion' else '↑'}", fontsize=8, pad=2)
+        ax.set_title("MoRF ↓" if name == "morf" else "LeRF ↑", fontsize=8, pad=2)
         ax.plot(reference["fractions"], reference[f"random_{name}"], gid="random", **RANDOM_STYLE)
         for index, (method, curve) in enumerate(curves.items()):
             ax.plot(curve["fractions"], curve[name], gid=method, color=method_colour(method, index),
                     linewidth=2.6 if method == best else 1.2, zorder=3 if method == best else 2)
         plots.append(ax)
-    plots[0].set_ylabel("class probability", fontsize=6, labelpad=1)
+    plots[0].set_ylabel("p(class) / p₀", fontsize=6, labelpad=1)
     plots[1].tick_params(labelleft=False)  # the same axis as its neighbour's
     handles = [Line2D([], [], color=method_colour(m, i), linewidth=2.6 if m == best else 1.2,
                       label=_short(m)) for i, m in enumerate(curves)]
-    handles.append(Line2D([], [], label="random order", **RANDOM_STYLE))
+    handles.append(Line2D([], [], label="random orders", **RANDOM_STYLE))
     key = figure.add_subplot(pair[1, :])
     key.set_axis_off()
     legend = key.legend(handles=handles, loc="center", ncols=3, fontsize=6, frameon=False,
@@ -630,7 +655,7 @@ def _faithfulness_table(ax, present: list[Explanation], scores: dict, best: str 
         return
     header = ["method"]
     if scores:
-        header += ["deletion AUC ↓", "insertion AUC ↑", "random del. / ins."]
+        header += ["SRG ↑", "random band", "MoRF ↓ / LeRF ↑"]
     if steadiness:
         header += ["stability"]
     rows = []
@@ -639,8 +664,8 @@ def _faithfulness_table(ax, present: list[Explanation], scores: dict, best: str 
         row = [_short(method) + (" ★" if method == best else "")]
         if scores:
             s = scores.get(method)
-            row += ([f"{s['deletion']:.2f}", f"{s['insertion']:.2f}",
-                     f"{s['random_deletion']:.2f} / {s['random_insertion']:.2f}"]
+            row += ([f"{s['srg']:.2f}" + ("" if s["better"] else " ✗"),
+                     f"{s['random_mean']:.2f} ± {s['random_sd']:.2f}", f"{s['morf']:.2f} / {s['lerf']:.2f}"]
                     if s is not None else ["–", "–", "–"])
         if steadiness:
             st = steadiness.get(method)
@@ -648,6 +673,10 @@ def _faithfulness_table(ax, present: list[Explanation], scores: dict, best: str 
         rows.append(row)
     title = "Faithfulness" + (f"  (★ {BEST_MARK[2:]})" if best else "") if scores else "Stability"
     table = _table(ax, title, header, rows, "faithfulness", first_width=0.16)
+    if scores:
+        ax.text(0.0, 0.0, FAITHFULNESS_NOTE + f"\n✗ {NOT_RANDOM_BETTER} (not above mean + 2 sd): never ★",
+                transform=ax.transAxes, ha="left", va="top", fontsize=6.5, color="0.35",
+                gid="faithfulness-note")
     if best is not None:
         row = 1 + [e.method for e in present].index(best)
         for (r, _), cell in table.get_celld().items():
@@ -820,3 +849,68 @@ def _format_of(path) -> str:
 
 # Titles for methods added after the first two (draw_class looks them up at draw time).
 METHOD_TITLES.setdefault("shap-gradient", "SHAP (background set)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sanity check: the maps of the model randomised top-down, beside the original
+# ---------------------------------------------------------------------------------------------
+
+
+def sanity_rows(results: dict, class_index: int) -> dict:
+    """``{method: engine.sanity.sanity_check result}`` -> ``{method: {"layers", "maps" (steps,
+    H, W), "spearman", "ssim" (per step), "flagged"}}`` for one class."""
+    return {method: {"layers": list(result["layers"]),
+                     "maps": np.asarray(result["maps"])[:, k],
+                     "spearman": [float(step[k]) for step in result["spearman"]],
+                     "ssim": [float(step[k]) for step in result["ssim"]],
+                     "flagged": bool(result["does_not_depend_on_model"][k])}
+            for method, result, k in _for_class(results, class_index)}
+
+
+def draw_sanity(figure: Figure, explanations: list[Explanation], results: dict, class_index: int) -> None:
+    """One row per checked method: its map, then the map with the model randomised down to
+    each step's layer (head first), each with Spearman ρ of |map| and SSIM against the first;
+    a row whose map survives a fully random network says it does not depend on the model."""
+    from engine.sanity import DOES_NOT_DEPEND, FLAG_TEXT
+
+    figure.clear()
+    figure.set_layout_engine("constrained")
+    rows = sanity_rows(results, class_index)
+    present = [e for e in explanations if e.method in rows and class_index in e.classes]
+    if not present:
+        return
+    first = present[0]
+    figure.suptitle("Sanity check (model randomised top-down): " + class_title(first, first.index_of(class_index)),
+                    fontsize=11)
+    columns = 1 + max(len(rows[e.method]["layers"]) for e in present)
+    axes = figure.subplots(len(present), columns, squeeze=False)
+    for r, explanation in enumerate(present):
+        row = rows[explanation.method]
+        original = np.abs(explanation.maps[explanation.index_of(class_index)])
+        panels = [original] + [np.abs(m) for m in row["maps"]]
+        for c, ax in enumerate(axes[r]):
+            ax.set_axis_off()
+            if c >= len(panels):
+                continue
+            top = float(np.percentile(panels[c], 99.5)) or 1.0
+            ax.imshow(panels[c], cmap="magma", vmin=0, vmax=top)
+            if c == 0:
+                flag = f"\n{FLAG_TEXT}" if row["flagged"] else ""
+                ax.set_title(f"{method_title(explanation.method)}\n|map|{flag}", fontsize=8,
+                             color="firebrick" if row["flagged"] else "black")
+            else:
+                rho, ssim = row["spearman"][c - 1], row["ssim"][c - 1]
+                ax.set_title(f"random to {row['layers'][c - 1]}\nρ {rho:.2f} · SSIM {ssim:.2f}", fontsize=7,
+                             color="firebrick" if c == len(panels) - 1 and rho > DOES_NOT_DEPEND else "black",
+                             gid="sanity-step")
+    hide_axis_ticks(figure)
+
+
+def save_sanity_png(path, explanations: list[Explanation], results: dict, class_index: int, dpi: int = 110) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    steps = max((len(r["layers"]) for r in results.values()), default=1)
+    figure = new_figure(1.9 * (1 + steps) + 0.4, 0.6 + 2.1 * max(1, len(results)))
+    FigureCanvasAgg(figure)
+    draw_sanity(figure, explanations, results, class_index)
+    figure.savefig(path, dpi=dpi)

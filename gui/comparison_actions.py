@@ -44,7 +44,7 @@ class ComparisonActions:
         # A preview still on its way is scored too, if it arrives before the job starts;
         # only one already on screen is counted in the job's plan.
         return {"stability_runs": settings.stability_runs,
-                "score_preview": "gradcam" in entry.results}
+                "score_preview": tuple(m for m in ("gradcam", "ig") if m in entry.results)}
 
     def _on_stability(self, job, method: str, result: dict) -> None:
         self._add_to_result(job, method, "stability", result)

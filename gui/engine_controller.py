@@ -27,6 +27,7 @@ from gui.engine_requests import (
 )
 from gui.engine_worker import EngineWorker
 from gui.evaluation_job import EvaluationJob
+from gui.sanity_job import SanityJob
 
 SHUTDOWN_WAIT_MS = 60_000  # a model load cannot be interrupted; give it time to end
 
@@ -60,6 +61,10 @@ class EngineController(QObject):
     evaluationReady = Signal(object, object)  # EvaluationJob, engine.evaluate.EvaluationResult
     evaluationFailed = Signal(object, str)  # EvaluationJob, one-line message
     evaluationFinished = Signal(object)  # EvaluationJob, any end state: look at job.state
+    sanityStarted = Signal(object)  # SanityJob
+    sanityProgress = Signal(object)  # SanityJob (done, total, stage updated)
+    sanityMethodReady = Signal(object, str)  # SanityJob, method (its result in job.results)
+    sanityFinished = Signal(object)  # SanityJob, any end state: look at job.state
 
     # Requests to the worker: queued connections, so they run in the engine thread.
     _loadModel = Signal(object, int)
@@ -67,6 +72,7 @@ class EngineController(QObject):
     _servePredictions = Signal()
     _download = Signal(object)
     _runEvaluation = Signal(object)
+    _runSanity = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -87,6 +93,7 @@ class EngineController(QObject):
         self.warming_up = False
         self._download_token: CancelToken | None = None
         self._evaluation: EvaluationJob | None = None  # waiting for the engine or running on it
+        self._sanity: SanityJob | None = None  # likewise, one at a time
         self._connect()
 
     def _connect(self) -> None:
@@ -102,6 +109,13 @@ class EngineController(QObject):
         w.evaluationFinished.connect(self._on_evaluation_finished, queued)
         w.evaluationCancelled.connect(self._on_evaluation_cancelled, queued)
         w.evaluationFailed.connect(self._on_evaluation_failed, queued)
+        self._runSanity.connect(w.run_sanity, queued)
+        w.sanityStarted.connect(self._on_sanity_started, queued)
+        w.sanityProgress.connect(self._on_sanity_progress, queued)
+        w.sanityMethodReady.connect(self._on_sanity_method, queued)
+        w.sanityFinished.connect(self._on_sanity_finished, queued)
+        w.sanityCancelled.connect(self._on_sanity_cancelled, queued)
+        w.sanityFailed.connect(self._on_sanity_failed, queued)
         w.modelLoading.connect(self.modelLoading, queued)
         w.modelLoaded.connect(self._on_model_loaded, queued)
         w.modelFailed.connect(self._on_model_failed, queued)
@@ -145,7 +159,8 @@ class EngineController(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._running is not None or bool(self._queue) or self._evaluation is not None
+        return (self._running is not None or bool(self._queue) or self._evaluation is not None
+                or self._sanity is not None)
 
     def job(self, job_id: int) -> ExplainJob | None:
         return self._jobs.get(job_id)
@@ -170,13 +185,13 @@ class EngineController(QObject):
     def submit(self, image_key: int, image, methods, shap: dict, lime: dict, classes: int,
                ig: dict | None = None, faithfulness_steps: int = 0,
                background: dict | None = None, stability_runs: int = 0,
-               score_preview: bool = False) -> ExplainJob:
+               score_preview: tuple[str, ...] = ()) -> ExplainJob:
         """Queue a job; an earlier job for the same image is superseded (cancelled)."""
         self.cancel_image(image_key)
         job = ExplainJob(next(self._ids), image_key, image, tuple(methods), dict(shap), dict(lime),
                          int(classes), ig=dict(ig or {}), faithfulness_steps=int(faithfulness_steps),
                          background=dict(background or {}), stability_runs=int(stability_runs),
-                         score_preview=bool(score_preview))
+                         score_preview=tuple(score_preview))
         job.total = job.planned_evaluations()
         self._jobs[job.job_id] = job
         self._queue.append(job)
@@ -254,6 +269,7 @@ class EngineController(QObject):
 
     def cancel_all(self) -> None:
         self.cancel_evaluation()
+        self.cancel_sanity()
         self.cancel_previews()
         for job in list(self._queue):
             self.cancel(job.job_id)
@@ -284,6 +300,9 @@ class EngineController(QObject):
             return
         if self._evaluation is not None:  # one engine lane: waiting explanations go after it
             self._start_evaluation()
+            return
+        if self._sanity is not None:  # the same for a sanity check
+            self._start_sanity()
             return
         if not self._queue:
             return
@@ -526,6 +545,91 @@ class EngineController(QObject):
         job = self._current_evaluation(job_id)
         if job is not None:
             self._end_evaluation(job, "failed", message=message)
+
+    # ------------------------------------------------------------------ sanity check
+
+    @property
+    def sanity(self) -> SanityJob | None:
+        """The sanity check waiting for the engine or running on it."""
+        return self._sanity
+
+    def submit_sanity(self, image_key: int, explanations: list, groups: int = 5) -> SanityJob:
+        """Check these explanations (engine.sanity). Like an evaluation: it replaces an
+        earlier check, waits for the running work and goes before waiting explanations."""
+        self.cancel_sanity()
+        job = SanityJob(next(self._ids), image_key, list(explanations), int(groups))
+        self._sanity = job
+        if self.model_state == "failed":
+            self._end_sanity(job, "failed", message="no model is loaded")
+            return job
+        self._dispatch()
+        self.queueChanged.emit()
+        return job
+
+    def cancel_sanity(self) -> bool:
+        job = self._sanity
+        if job is None:
+            return False
+        job.cancel.cancel()  # the worker checks it between batches, then restores the weights
+        self._end_sanity(job, "cancelled")
+        return True
+
+    def _start_sanity(self) -> None:
+        job = self._sanity
+        if job is not None and job.state == "queued":
+            job.state = "running"
+            self._runSanity.emit(job)
+
+    def _end_sanity(self, job: SanityJob, state: str, message: str = "") -> None:
+        job.state, job.message = state, message
+        if self._sanity is job:
+            self._sanity = None
+        self.sanityFinished.emit(job)
+        self._dispatch()
+        self.queueChanged.emit()
+
+    def _current_sanity(self, job_id: int) -> SanityJob | None:
+        job = self._sanity
+        return job if job is not None and job.job_id == job_id and not job.cancel.cancelled else None
+
+    @Slot(int)
+    def _on_sanity_started(self, job_id: int) -> None:
+        job = self._current_sanity(job_id)
+        if job is not None:
+            self.sanityStarted.emit(job)
+
+    @Slot(int, int, int, str)
+    def _on_sanity_progress(self, job_id: int, done: int, total: int, stage: str) -> None:
+        job = self._current_sanity(job_id)
+        if job is not None:
+            job.done, job.total, job.stage = done, total, stage
+            self.sanityProgress.emit(job)
+
+    @Slot(int, str, object)
+    def _on_sanity_method(self, job_id: int, method: str, result) -> None:
+        job = self._current_sanity(job_id)
+        if job is not None:
+            job.results[method] = result
+            self.sanityMethodReady.emit(job, method)
+
+    @Slot(int)
+    def _on_sanity_finished(self, job_id: int) -> None:
+        job = self._current_sanity(job_id)
+        if job is not None:
+            job.done = job.total = max(job.total, 1)
+            self._end_sanity(job, "done")
+
+    @Slot(int)
+    def _on_sanity_cancelled(self, job_id: int) -> None:
+        job = self._current_sanity(job_id)
+        if job is not None:
+            self._end_sanity(job, "cancelled")
+
+    @Slot(int, str)
+    def _on_sanity_failed(self, job_id: int, message: str) -> None:
+        job = self._current_sanity(job_id)
+        if job is not None:
+            self._end_sanity(job, "failed", message=message)
 
     @Slot(str)
     def _on_download_finished(self, path: str) -> None:

@@ -127,9 +127,9 @@ class ExplainJob:
     faithfulness_steps: int = 0  # > 0: score each finished method (engine.metrics.faithfulness)
     background: dict = field(default_factory=dict)  # ShapGradientParams keyword arguments
     stability_runs: int = 0  # > 0: re-run methods that have randomness (engine.stability)
-    # With faithfulness on, the job scores the image's Grad-CAM preview too when the engine
-    # has one; True when it was on screen at submit, so the plan counts it.
-    score_preview: bool = False
+    # With faithfulness on, the job scores the image's Grad-CAM and IG previews too when the
+    # engine has them; those on screen at submit, so the plan counts them.
+    score_preview: tuple[str, ...] = ()
 
     def planned_evaluations(self) -> int:
         """Model evaluations the whole job will make, as far as the settings say."""
@@ -138,16 +138,19 @@ class ExplainJob:
                 "ig": int(self.ig.get("steps", 32)) * max(1, self.classes),
                 "shap-gradient": self.background_evaluations()}
         total = sum(plan.get(m, 0) for m in self.methods)
-        if self.faithfulness_steps > 0:
-            total += len(self.methods) * self.faithfulness_evaluations()
-        if self.scores_preview:
-            total += self.faithfulness_evaluations()
+        scored = len(self.methods) * (self.faithfulness_steps > 0) + len(self.scored_previews)
+        if scored:
+            # The random band is evaluated for the first map and shared by the others.
+            total += self.faithfulness_evaluations(band=True) + (scored - 1) * self.faithfulness_evaluations()
         return total + self.stability_evaluations()
 
     @property
-    def scores_preview(self) -> bool:
-        """The plan counts scoring the Grad-CAM preview (unless the job computes Grad-CAM)."""
-        return self.score_preview and self.faithfulness_steps > 0 and "gradcam" not in self.methods
+    def scored_previews(self) -> tuple[str, ...]:
+        """Previews (Grad-CAM, IG) the plan counts scoring: those on screen at submit that
+        the job does not compute itself, so every map on screen gets a score."""
+        if self.faithfulness_steps <= 0:
+            return ()
+        return tuple(m for m in self.score_preview if m not in self.methods)
 
     def stability_methods(self) -> list[str]:
         """This job's methods that stability re-runs repeat (those with randomness)."""
@@ -168,8 +171,11 @@ class ExplainJob:
         """Background-set SHAP, as GradientExplainer counts it (DeepExplainer is similar)."""
         return int(self.background.get("samples", 200)) * max(1, self.classes) + 1
 
-    def faithfulness_evaluations(self) -> int:
-        return (2 * max(1, self.classes) + 2) * (self.faithfulness_steps + 1)
+    def faithfulness_evaluations(self, band: bool = False) -> int:
+        """One map's scoring (engine.metrics.faithfulness); ``band``: with the random band."""
+        from engine.metrics import faithfulness_evaluations
+
+        return faithfulness_evaluations(max(1, self.classes), self.faithfulness_steps, band_cached=not band)
 
     @property
     def finished(self) -> bool:

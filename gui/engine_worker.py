@@ -109,10 +109,12 @@ class _JobProgress:
         self._planned = {"shap": int(job.shap.get("max_evals", 500)),
                          "lime": int(job.lime.get("num_samples", 1000)),
                          "ig": int(job.ig.get("steps", 32)) * max(1, job.classes),
-                         "faithfulness": job.faithfulness_evaluations(),
+                         "faithfulness": job.faithfulness_evaluations(band=True),
                          "shap-gradient": job.background_evaluations()}
         self._planned.update({f"stability:{m}": job.stability_evaluations(m) for m in job.stability_methods()})
-        self._planned["preview-faithfulness"] = job.faithfulness_evaluations() if job.scores_preview else 0
+        for method in ("gradcam", "ig"):
+            self._planned[f"preview-faithfulness:{method}"] = (job.faithfulness_evaluations(band=True)
+                                                               if method in job.scored_previews else 0)
         self._offset = 0
         self._method_total = 0
         self.done = 0
@@ -172,6 +174,12 @@ class EngineWorker(QObject):
     evaluationFinished = Signal(int, object)  # job id, engine.evaluate.EvaluationResult
     evaluationCancelled = Signal(int)
     evaluationFailed = Signal(int, str)  # job id, one-line message
+    sanityStarted = Signal(int)  # sanity job id
+    sanityProgress = Signal(int, int, int, str)  # job id, evaluations done, total, stage
+    sanityMethodReady = Signal(int, str, object)  # job id, method, engine.sanity.sanity_check result
+    sanityFinished = Signal(int)
+    sanityCancelled = Signal(int)
+    sanityFailed = Signal(int, str)  # job id, one-line message
 
     def __init__(self) -> None:
         super().__init__()
@@ -496,8 +504,10 @@ class EngineWorker(QObject):
             # The job predicts anyway; sharing it means the panel never waits on a job.
             self.predicted.emit(job.image_key, self._generation,
                                 classifier.top_k(probabilities, min(PREDICTION_COUNT, classifier.num_classes)))
-            if job.faithfulness_steps > 0 and "gradcam" not in job.methods:
-                self._score_preview(job, tracker, image, classifier, targets)
+            if job.faithfulness_steps > 0:
+                for method in ("gradcam", "ig"):
+                    if method not in job.methods:
+                        self._score_preview(job, tracker, image, classifier, targets, method)
             for method in job.methods:
                 job.cancel.raise_if_cancelled()
                 result = self._ig_preview_for(job, image, targets) if method == "ig" else None
@@ -545,21 +555,24 @@ class EngineWorker(QObject):
             tracker.cancel_reported = True
             self.jobCancelled.emit(tracker.job.job_id, tracker.done, max(tracker.total, tracker.done))
 
-    def _score_preview(self, job: ExplainJob, tracker: _JobProgress, image, classifier, targets) -> None:
-        """Deletion/insertion scores for the Grad-CAM preview already on screen, so it takes
-        part in "most faithful". Scored here rather than in the preview lane: the preview
-        itself appears at once, and this work gets the job's progress bar and cancel."""
+    def _score_preview(self, job: ExplainJob, tracker: _JobProgress, image, classifier, targets,
+                       method: str) -> None:
+        """Faithfulness of a preview (Grad-CAM, IG) already on screen that the job does not
+        compute, so every map shown takes part in "most faithful". Scored here rather than
+        in the preview lane: the preview itself appears at once, and this work gets the
+        job's progress bar and cancel."""
         from engine.metrics import faithfulness
 
-        preview = self._preview_of(job.image_key, "gradcam", image, targets)
+        stage = f"preview-faithfulness:{method}"
+        preview = self._preview_of(job.image_key, method, image, targets)
         if preview is None:
-            tracker.skip("preview-faithfulness")  # no preview of this image (off, or no conv layer)
+            tracker.skip(stage)  # no preview of this image (off, or no conv layer)
             return
-        tracker.start_method("preview-faithfulness")
+        tracker.start_method(stage)
         scores = faithfulness(image, classifier, preview, steps=job.faithfulness_steps,
                               progress=tracker, cancel=job.cancel)
         tracker.finish_method()
-        self.metricsReady.emit(job.job_id, "gradcam", scores)
+        self.metricsReady.emit(job.job_id, method, scores)
         self._wait_until_shown(job)
 
     def _stability_reruns(self, job: ExplainJob, tracker: _JobProgress, method: str, result,
@@ -638,6 +651,45 @@ class EngineWorker(QObject):
             self.serve_predictions()
         self.evaluationFinished.emit(job.job_id, result)
 
+    @Slot(object)
+    def run_sanity(self, job) -> None:
+        """Cascading randomisation for each explanation of a gui.sanity_job.SanityJob; the
+        weights are the model's own again when this returns, whatever happened."""
+        if job.cancel.cancelled:
+            self.sanityCancelled.emit(job.job_id)
+            return
+        if self._classifier is None:
+            self.sanityFailed.emit(job.job_id, "the model is not loaded")
+            return
+        self.sanityStarted.emit(job.job_id)
+        throttle = _Throttle()
+        count = len(job.explanations)
+
+        def counted(index: int):
+            def progress(done: int, total: int, stage: str) -> None:
+                # Methods count alike: each one's share of the bar is its own total.
+                if throttle.due(done >= total):
+                    self.sanityProgress.emit(job.job_id, index * total + done, count * total,
+                                             f"{stage} ({index + 1}/{count})")
+            return progress
+
+        try:
+            from engine.sanity import SanityParams, sanity_check
+
+            for index, explanation in enumerate(job.explanations):
+                job.cancel.raise_if_cancelled()
+                result = sanity_check(explanation.image, self._classifier, explanation,
+                                      _method_params(explanation), SanityParams(job.groups),
+                                      progress=counted(index), cancel=job.cancel)
+                self.sanityMethodReady.emit(job.job_id, explanation.method, result)
+        except Cancelled:
+            self.sanityCancelled.emit(job.job_id)
+            return
+        except Exception as exc:  # noqa: BLE001 - one line; the thread lives on
+            self.sanityFailed.emit(job.job_id, one_line(exc))
+            return
+        self.sanityFinished.emit(job.job_id)
+
     # ------------------------------------------------------------------ weights download
 
     @Slot(object)
@@ -660,3 +712,14 @@ class EngineWorker(QObject):
             self.downloadFailed.emit(one_line(exc))
             return
         self.downloadFinished.emit(str(path))
+
+
+def _method_params(explanation):
+    """The parameters an explanation was made with, as its method's params object."""
+    from engine.explain import METHODS
+
+    from dataclasses import fields
+
+    _, params_type = METHODS[explanation.method]
+    known = {f.name for f in fields(params_type)}
+    return params_type(**{k: v for k, v in (explanation.params or {}).items() if k in known})

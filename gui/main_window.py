@@ -40,6 +40,7 @@ from gui.model_info import backend_text, backend_tooltip
 from gui.predictions_view import PredictionsView
 from gui.progress_panel import ProgressPanel
 from gui.results_view import ResultsView
+from gui.sanity_actions import SanityActions
 from gui.settings_panel import SettingsPanel
 from gui.settings_store import METHOD_CHOICES, open_settings
 from gui.weights_dialog import WeightsAssistant
@@ -53,7 +54,7 @@ IMAGES_HEIGHT = 200
 
 
 class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, GridActions, EvaluationActions,
-                 QMainWindow):
+                 SanityActions, QMainWindow):
     def __init__(self, model_request: ModelRequest | None = None, restore_layout: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("Image Explainer")
@@ -70,6 +71,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self._build_menus_and_toolbar()
         self._build_grid_actions()
         self._build_evaluation_actions()
+        self._build_sanity_action()
         add_page_actions(self, self.central_tabs)
         self._build_status_bar()
         self._connect()
@@ -179,6 +181,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self.results_view.set_lime_view(self.settings_panel.settings().lime_view_object())
         self._connect_models()
         self._connect_evaluation()
+        self._connect_sanity()
         self._connect_comparison()
         self.update_plan()
 
@@ -459,7 +462,10 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         """Tell the engine it may go on once the new result is on screen (see ExplainJob.shown)."""
         canvas = self.results_view.current_canvas()
         if canvas is not None and canvas.render_pending:
-            canvas.rendered.connect(job.shown.set, Qt.ConnectionType.SingleShotConnection)
+            # A lambda, not the bound ``shown.set``: PySide keeps a lambda alive, but not the
+            # Event behind a bound method, which may be gone (job over) before the canvas draws.
+            shown = job.shown
+            canvas.rendered.connect(lambda: shown.set(), Qt.ConnectionType.SingleShotConnection)
         else:
             job.shown.set()
 
@@ -582,6 +588,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self.export_grid_action.setEnabled(any(e.results for e in self.entries.values()))
         self.export_evaluation_action.setEnabled(self.evaluation_result is not None)
         self.cancel_evaluation_action.setEnabled(self.controller.evaluation is not None)
+        self.sanity_action.setEnabled(has_results and self.controller.sanity is None)
         self.grid_view.mark_stale()  # results or the list may have changed; cheap when hidden
 
 

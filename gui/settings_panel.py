@@ -101,12 +101,13 @@ class SettingsPanel(QScrollArea):
                         "between it and the photo (noise uses the seed)")
 
         faith = self._group(layout, "Faithfulness")
-        score = QCheckBox("Score faithfulness (deletion/insertion)")
-        score.setToolTip("After each method, delete / insert pixels in its order and follow the "
-                         "class probability: (2K+2)·(steps+1) extra model evaluations")
+        score = QCheckBox("Score faithfulness (SRG vs. random cells)")
+        score.setToolTip("After each method, blur 16-pixel cells most / least relevant first and "
+                         "follow the class probability; ten random cell orders (once per image) "
+                         "give the band a map must beat")
         self._register(faith, "faithfulness", "", score, score.toggled)
         self._spin(faith, "faithfulness_steps", "Steps", 2, 1000,
-                   tip="Points on each deletion / insertion curve")
+                   tip="Points on each MoRF / LeRF curve")
 
         steady = self._group(layout, "Stability")
         self._spin(steady, "stability_runs", "Re-runs", 0, MAX_STABILITY_RUNS,

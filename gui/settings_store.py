@@ -25,7 +25,7 @@ METHOD_CHOICES[COMPARE_METHODS] = "All methods (compare)"
 IG_BASELINES = {"black": "black image", "white": "white image", "blur": "blurred image",
                 "noise": "random noise (seeded)"}
 MAX_STABILITY_RUNS = 20
-GUI_FAITHFULNESS_STEPS = 16  # the engine's default is 32; half keeps the window quick
+GUI_FAITHFULNESS_STEPS = 20  # the engine's default: the window shows what explain --metrics writes
 SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb")
 MASKERS = ("inpaint_telea", "inpaint_ns", "blur")
 HIDE_COLOURS = {"0": "black (0)", "mean": "segment mean"}
@@ -52,7 +52,7 @@ class ExplainSettings:
     instant_preview: bool = True  # Grad-CAM as soon as the predictions are in
     preview_ig: bool = True  # ...followed by Integrated Gradients (the IG settings below)
     ig_steps: int = 32
-    faithfulness: bool = False  # deletion/insertion scores after each method
+    faithfulness: bool = False  # SRG scores (cells vs. random orders) after each method
     faithfulness_steps: int = GUI_FAITHFULNESS_STEPS
     shap_background: str = ""  # folder of typical images for background-set SHAP
     shap_max_background: int = 100

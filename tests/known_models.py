@@ -116,3 +116,49 @@ def save_custom_layer_model(folder):
 
 def custom_layer_image() -> np.ndarray:
     return np.arange(8 * 8 * 3, dtype=np.uint8).reshape(8, 8, 3)
+def checkerboard(shape: tuple[int, int], square: int = 2) -> np.ndarray:
+    """±1 checkerboard of ``square``-pixel squares."""
+    rows, cols = np.indices(shape) // square
+    return np.where((rows + cols) % 2 == 0, 1.0, -1.0)
+
+
+TEXTURE_SHARPNESS = 12.0
+
+
+def texture_weights() -> tuple[np.ndarray, np.ndarray]:
+    """Dense kernel (SIZE*SIZE*3, 2) and bias of the texture model (see build_texture_model)."""
+    weights = np.zeros((SIZE, SIZE, 3, 2), np.float32)
+    pattern = checkerboard((REGION[0].stop - REGION[0].start, REGION[1].stop - REGION[1].start))
+    area = pattern.size * 3
+    # contrast = mean over the region of pattern * (x / 255 - 0.5) * 2, in [-1, 1]
+    weights[REGION[0], REGION[1], :, 0] = (TEXTURE_SHARPNESS * 2 / (255.0 * area)) * pattern[..., None]
+    offset = -TEXTURE_SHARPNESS * 2 * 0.5 * float(pattern.sum() * 3) / area  # the -0.5 inside
+    bias = np.array([offset, TEXTURE_SHARPNESS * 0.5], np.float32)
+    return weights.reshape(-1, 2), bias
+
+
+def build_texture_model():
+    """Two classes: "textured region" (0) vs "plain" (1), decided by a fine checkerboard in
+    the known region only: logit0 - logit1 = sharpness * (contrast - 0.5).
+
+    A blur wipes the checkerboard out, so the cell-level faithfulness test (cells replaced
+    by a blurred copy) has a known answer: the region's cells matter, nothing else does.
+    """
+    import keras
+
+    inputs = keras.Input((SIZE, SIZE, 3))
+    dense = keras.layers.Dense(2, activation="softmax", name="decision")
+    model = keras.Model(inputs, dense(keras.layers.Flatten()(inputs)), name="texture_model")
+    dense.set_weights(list(texture_weights()))
+    return model
+
+
+def texture_image() -> np.ndarray:
+    """Mid-grey textured background, a black/white checkerboard in the decisive region and
+    another (ignored) one in the distractor."""
+    rng = np.random.default_rng(1)
+    image = np.full((SIZE, SIZE, 3), 110, np.float32) + rng.normal(0, 6, (SIZE, SIZE, 3))
+    for rows, cols in (REGION, DISTRACTOR):
+        pattern = checkerboard((rows.stop - rows.start, cols.stop - cols.start))
+        image[rows, cols] = np.where(pattern > 0, 240, 15)[..., None]
+    return np.clip(image, 0, 255).astype(np.uint8)

@@ -150,20 +150,36 @@ def test_exported_files_get_normal_permissions(workspace, tmp_path):
         assert path.stat().st_mode & 0o044, f"{path.name} is readable only by its owner"
 
 
-def test_gradient_methods_with_faithfulness_metrics(workspace, tmp_path):
-    result = run("explain", workspace / "region.png", *model_args(workspace), "--method", "ig",
-                 "--classes", "2", "--ig-steps", "16", "--metrics", "--metric-steps", "16", "--out", tmp_path)
+def test_faithfulness_and_sanity_json(workspace, tmp_path):
+    """The texture model's decisive region is lost in a blur: IG's map of it beats the random
+    band; with the only layer random, the map no longer follows it."""
+    from known_models import build_texture_model, texture_image
+
+    build_texture_model().save(tmp_path / "texture.keras")
+    Image.fromarray(texture_image()).save(tmp_path / "texture.png")
+    result = run("explain", tmp_path / "texture.png", "--model", tmp_path / "texture.keras", "--method", "ig",
+                 "--classes", "2", "--ig-steps", "16", "--metrics", "--sanity", "--out", tmp_path / "out")
     assert result.returncode == 0, result.stderr
-    summary = json.loads((tmp_path / "region.ig.json").read_text())
+    text = (tmp_path / "out" / "texture.ig.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    summary = json.loads(text)
     metrics = summary["metrics"]
-    for key in ("deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc"):
-        assert len(metrics[key]) == 2 and all(0 <= v <= 1 for v in metrics[key])
-    # The explanation of the decisive class beats a random order on both curves.
-    assert metrics["deletion_auc"][0] < metrics["random_deletion_auc"][0]
-    assert metrics["insertion_auc"][0] > metrics["random_insertion_auc"][0]
-    with np.load(tmp_path / "region.ig.npz", allow_pickle=False) as arrays:
-        assert arrays["metrics_deletion_curves"].shape == (2, 17)
-    assert Image.open(tmp_path / "region.ig.0.png").size[0] > 400
+    assert metrics["classes"] == summary["classes"]
+    for key in ("srg", "morf_auc", "lerf_auc", "random_srg_mean", "random_srg_sd", "better_than_random",
+                "pixel_deletion_auc", "pixel_insertion_auc"):
+        assert len(metrics[key]) == 2, key
+    assert (metrics["cell_px"], metrics["steps"], metrics["substrate"]) == (5, 20, "blur")
+    assert all(-1 <= v <= 1 for v in metrics["srg"]) and all(0 <= v <= 1 for v in metrics["morf_auc"])
+    top = summary["classes"].index(0)
+    assert metrics["better_than_random"][top] is True
+    assert metrics["srg"][top] > metrics["random_srg_mean"][top] + 2 * metrics["random_srg_sd"][top]
+    sanity = summary["sanity"]
+    assert sanity["layers"] == ["decision"] and np.shape(sanity["spearman"]) == np.shape(sanity["ssim"]) == (1, 2)
+    assert sanity["does_not_depend_on_model"] == [False, False]
+    with np.load(tmp_path / "out" / "texture.ig.npz", allow_pickle=False) as arrays:
+        assert arrays["metrics_morf_curves"].shape == (2, 21)
+        assert arrays["sanity_maps"].shape == (1, 2, 64, 64)
+    assert Image.open(tmp_path / "out" / "texture.ig.0.png").size[0] > 400
 
 
 def test_gradcam_on_the_untrained_resnet(tmp_path):

@@ -114,56 +114,157 @@ def test_random_baseline_is_seeded_and_in_between(brightness_classifier, half_wh
 
 
 @pytest.fixture(scope="module")
-def ig_explanation(region_classifier, region_image):
-    return explain.run("ig", region_image, region_classifier, [0], IntegratedGradientsParams(steps=4))
+def texture_classifier():
+    from known_models import build_texture_model
+
+    return Classifier(build_texture_model(), "texture", ["textured region", "plain"], "none")
 
 
-def test_true_explanations_beat_random_and_inverted(region_classifier, region_image, ig_explanation):
-    truth = dataclasses.replace(ig_explanation, maps=region_mask()[None].astype(np.float32))
-    inverted = dataclasses.replace(ig_explanation, maps=-ig_explanation.maps)
-    scores = {name: metrics.faithfulness(region_image, region_classifier, e, steps=16)
-              for name, e in (("ig", ig_explanation), ("truth", truth), ("inverted", inverted))}
-    for name in ("ig", "truth"):
-        result = scores[name]
-        assert result["deletion_auc"][0] < result["random_deletion_auc"][0]
-        assert result["deletion_auc"][0] < scores["inverted"]["deletion_auc"][0]
-        assert result["insertion_auc"][0] > result["random_insertion_auc"][0]
-        assert result["insertion_auc"][0] > scores["inverted"]["insertion_auc"][0]
-    # The region is 10% of the image: deleting it first drops the class at once.
-    assert scores["truth"]["deletion_auc"][0] < 0.1 < scores["truth"]["random_deletion_auc"][0]
+@pytest.fixture(scope="module")
+def texture_image():
+    from known_models import texture_image
+
+    return texture_image()
 
 
-def test_faithfulness_result_shape_progress_and_json(region_classifier, region_image, ig_explanation):
-    explanation = dataclasses.replace(ig_explanation, classes=[0, 1],
-                                      maps=np.stack([ig_explanation.maps[0], -ig_explanation.maps[0]]))
-    reports = []
-    result = metrics.faithfulness(region_image, region_classifier, explanation, steps=10, batch_size=7,
-                                  progress=lambda done, total, stage: reports.append((done, total, stage)))
-    for key in ("deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc"):
-        assert len(result[key]) == 2 and all(isinstance(v, float) for v in result[key])
-    assert result["deletion_curves"].shape == result["random_insertion_curves"].shape == (2, 11)
-    assert result["fractions"][0] == 0 and result["fractions"][-1] == 1
-    # The random order is shared by the classes: evaluated once, read for each.
-    np.testing.assert_allclose(result["random_deletion_curves"].sum(axis=0), 1, atol=1e-5)
-    done = [d for d, _, _ in reports]
-    assert done == sorted(done) and reports[-1][:2] == ((2 * 2 + 2) * 11,) * 2
-    assert result["model_evaluations"] == 66
+@pytest.fixture(scope="module")
+def texture_explanation(texture_classifier, texture_image):
+    """Integrated Gradients of the texture model: a real method's map, to build others from."""
+    return explain.run("ig", texture_image, texture_classifier, [0], IntegratedGradientsParams(steps=4))
+
+
+def _with_map(explanation, attribution):
+    return dataclasses.replace(explanation, maps=np.asarray(attribution, np.float32)[None])
+
+
+def test_cell_grid_scales_with_the_input_and_covers_every_pixel():
+    assert metrics.cell_size((224, 224)) == 16 and metrics.cell_size((448, 300)) == 21
+    grid = metrics.cell_grid((224, 224), 16)
+    assert grid.max() + 1 == 196 and np.all(np.bincount(grid.ravel()) == 256)
+    ragged = metrics.cell_grid((10, 7), 4)  # 3 × 2 cells, the last row and column smaller
+    assert ragged.max() + 1 == 6 and ragged[9, 6] == 5 and ragged[3, 3] == 0
+    means = metrics.cell_means(np.arange(70, dtype=float).reshape(10, 7), ragged)
+    assert means[0] == pytest.approx(np.arange(70).reshape(10, 7)[:4, :4].mean())
+
+
+def test_the_decisive_region_beats_the_band_its_negation_falls_below_a_random_map_inside(
+        texture_classifier, texture_image, texture_explanation):
+    truth = _with_map(texture_explanation, region_mask())
+    negated = _with_map(texture_explanation, -region_mask().astype(float))
+    noise = _with_map(texture_explanation, np.random.default_rng(7).random(region_mask().shape))
+    scores = {name: metrics.faithfulness(texture_image, texture_classifier, e)
+              for name, e in (("truth", truth), ("ig", texture_explanation), ("negated", negated),
+                              ("noise", noise))}
+    band = scores["truth"]["random_srg_mean"][0], scores["truth"]["random_srg_sd"][0]
+    for result in scores.values():  # one band per image, shared by every map
+        assert (result["random_srg_mean"][0], result["random_srg_sd"][0]) == band
+    low, high = band[0] - 2 * band[1], band[0] + 2 * band[1]
+    for name in ("truth", "ig"):
+        assert scores[name]["srg"][0] > high and scores[name]["better_than_random"] == [True]
+    # Removing the region first kills the class at once, removing it last keeps it.
+    assert scores["truth"]["morf_auc"][0] < 0.15 and scores["truth"]["lerf_auc"][0] > 0.8
+    assert scores["negated"]["srg"][0] < low and scores["negated"]["better_than_random"] == [False]
+    assert low <= scores["noise"]["srg"][0] <= high and scores["noise"]["better_than_random"] == [False]
+    assert scores["negated"]["srg"][0] == pytest.approx(-scores["truth"]["srg"][0], abs=1e-6)
+
+
+def _independent_srg(image, weights, bias, attribution, cell_px, steps, sigma, target):
+    """SRG from scratch: numpy softmax of the Dense model, scipy's blur, a loop over cells."""
+    from scipy.ndimage import gaussian_filter
+
+    x = image.astype(np.float64)
+    blurred = gaussian_filter(x, (sigma, sigma, 0), mode="reflect", truncate=3.0)
+    rows, cols = -(-x.shape[0] // cell_px), -(-x.shape[1] // cell_px)
+    cells = [(r, c) for r in range(rows) for c in range(cols)]
+    score = [attribution[r * cell_px:(r + 1) * cell_px, c * cell_px:(c + 1) * cell_px].mean() for r, c in cells]
+
+    def probability(pixels):
+        z = pixels.reshape(-1) @ weights + bias
+        e = np.exp(z - z.max())
+        return e[target] / e.sum()
+
+    p0 = probability(x)
+
+    def area(order):
+        values, fractions = [], []
+        for step in range(steps + 1):
+            removed = x.copy()
+            count = int(round(step * len(cells) / steps))
+            fractions.append(count / len(cells))  # the x-axis: the share of cells removed
+            for index in order[:count]:
+                r, c = cells[index]
+                window = (slice(r * cell_px, (r + 1) * cell_px), slice(c * cell_px, (c + 1) * cell_px))
+                removed[window] = blurred[window]
+            values.append(min(1.0, probability(removed) / p0))
+        return sum((a + b) / 2 * (f1 - f0) for a, b, f0, f1 in zip(values, values[1:], fractions, fractions[1:]))
+
+    most_first = sorted(range(len(cells)), key=lambda i: -score[i])
+    least_first = sorted(range(len(cells)), key=lambda i: score[i])
+    return area(least_first) - area(most_first)
+
+
+def test_srg_equals_an_independent_computation(texture_classifier, texture_image, texture_explanation):
+    from known_models import texture_weights
+
+    weights, bias = texture_weights()
+    # IG's map with a little noise: cells whose means differ only by rounding would be
+    # ordered by how each implementation happens to sum them.
+    ig = texture_explanation.maps[0].astype(np.float64)
+    attribution = ig + 1e-3 * np.abs(ig).max() * np.random.default_rng(3).random(ig.shape)
+    result = metrics.faithfulness(texture_image, texture_classifier, _with_map(texture_explanation, attribution),
+                                  steps=10, pixel_steps=0)
+    expected = _independent_srg(texture_image, weights.astype(np.float64), bias.astype(np.float64),
+                                attribution.astype(np.float32).astype(np.float64), result["cell_px"], 10,
+                                result["blur_sigma"], 0)
+    assert result["cell_px"] == 5  # 16 * 64 / 224, rounded
+    assert result["srg"][0] == pytest.approx(expected, abs=1e-5)
+    assert result["srg"][0] == pytest.approx(result["lerf_auc"][0] - result["morf_auc"][0])
+
+
+def test_faithfulness_result_shape_progress_and_json(texture_classifier, texture_image, texture_explanation):
     import json
 
+    explanation = dataclasses.replace(texture_explanation, classes=[0, 1],
+                                      maps=np.stack([texture_explanation.maps[0], -texture_explanation.maps[0]]))
+    image = texture_image.copy()
+    image[0, 0] = 0  # a new image: its random band is not cached yet
+    reports = []
+    result = metrics.faithfulness(image, texture_classifier, explanation, steps=6, random_orders=4,
+                                  pixel_steps=3, batch_size=7,
+                                  progress=lambda done, total, stage: reports.append((done, total, stage)))
+    for key in ("srg", "morf_auc", "lerf_auc", "random_srg_mean", "random_srg_sd",
+                "pixel_deletion_auc", "pixel_insertion_auc"):
+        assert len(result[key]) == 2 and all(isinstance(v, float) for v in result[key])
+    assert all(isinstance(v, bool) for v in result["better_than_random"])
+    assert (result["cell_px"], result["steps"], result["substrate"]) == (5, 6, "blur")
+    assert result["morf_curves"].shape == result["random_lerf_curves"].shape == (2, 7)
+    assert result["fractions"][0] == 0 and result["fractions"][-1] == 1
+    # Curves start at the image itself (ratio 1) and end at the fully blurred copy.
+    np.testing.assert_allclose(result["morf_curves"][:, 0], 1)
+    np.testing.assert_allclose(result["morf_curves"][:, -1], result["lerf_curves"][:, -1])
+    expected = metrics.faithfulness_evaluations(2, 6, 4, 3)
+    assert expected == 2 + 2 * 10 + 4 * 10 + 2 * 2 * 4
+    done = [d for d, _, _ in reports]
+    assert done == sorted(done) and reports[-1][:2] == (expected, expected)
+    assert result["model_evaluations"] == expected
     summary = metrics.json_summary(result)
-    assert "deletion_curves" not in summary and json.loads(json.dumps(summary)) == summary
-    # the same explanation through the single-class call gives the same numbers
-    single = metrics.deletion_insertion(region_image, region_classifier, 0, explanation.maps[0], steps=10)
-    assert single.deletion_auc == pytest.approx(result["deletion_auc"][0])
-    assert single.insertion_auc == pytest.approx(result["insertion_auc"][0])
+    assert "morf_curves" not in summary and json.loads(json.dumps(summary, allow_nan=False)) == summary
+    # The same image again: the band comes from the cache, no evaluations for it.
+    again = metrics.faithfulness(image, texture_classifier, explanation, steps=6, random_orders=4, pixel_steps=3)
+    assert again["model_evaluations"] == metrics.faithfulness_evaluations(2, 6, 4, 3, band_cached=True)
+    assert again["random_srg_mean"] == result["random_srg_mean"]
+    # The per-pixel AUCs are the single-class deletion/insertion call's.
+    single = metrics.deletion_insertion(image, texture_classifier, 1, explanation.maps[1], steps=3)
+    assert single.deletion_auc == pytest.approx(result["pixel_deletion_auc"][1])
+    assert single.insertion_auc == pytest.approx(result["pixel_insertion_auc"][1])
 
 
-def test_faithfulness_cancel_stops_within_one_batch(region_classifier, region_image, ig_explanation):
+def test_faithfulness_cancel_stops_within_one_batch(texture_classifier, texture_image, texture_explanation):
     token = CancelToken()
-    model = CancelDuringBatch(region_classifier, token, batch_number=2)
+    model = CancelDuringBatch(texture_classifier, token, batch_number=2)
     with pytest.raises(Cancelled):
-        metrics.faithfulness(region_image, model, ig_explanation, steps=30, batch_size=8, cancel=token)
-    assert model.calls == [8, 8]
+        metrics.faithfulness(texture_image, model, texture_explanation, batch_size=8, cancel=token)
+    assert model.calls == [2, 8]  # the image and its blur, then one batch of curve points
 
 
 # ---------------------------------------------------------------------------------------------

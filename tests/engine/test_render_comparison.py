@@ -10,6 +10,7 @@ from engine.jobs import CancelToken, Explanation
 from engine.render import (
     BEST_MARK,
     agreement,
+    best_method,
     class_scores,
     class_stability,
     draw_class,
@@ -38,11 +39,16 @@ def _lime(maps):
                                                        "segment_weights": weights})
 
 
-def _scores(best):
-    return {m: {"classes": [4, 7], "deletion_auc": [0.1 if m == best else 0.4] * 2,
-                "insertion_auc": [0.9 if m == best else 0.5] * 2,
-                "random_deletion_auc": [0.5] * 2, "random_insertion_auc": [0.5] * 2}
-            for m in ("shap", "ig", "gradcam")}
+def _scores(best, below_band=()):
+    """Faithfulness results: ``best`` scores highest; methods in ``below_band`` score higher
+    still but inside the random band, so they can never be the most faithful."""
+    def result(m):
+        srg = 0.8 if m == best else 0.95 if m in below_band else 0.3
+        sd = 0.6 if m in below_band else 0.05
+        return {"classes": [4, 7], "srg": [srg] * 2, "morf_auc": [0.1 if m == best else 0.4] * 2,
+                "lerf_auc": [0.9 if m == best else 0.7] * 2, "random_srg_mean": [0.0] * 2,
+                "random_srg_sd": [sd] * 2, "better_than_random": [srg > 2 * sd] * 2}
+    return {m: result(m) for m in ("shap", "ig", "gradcam")}
 
 
 def _drawn(draw, *args, width=12.0, height=6.0):
@@ -89,8 +95,28 @@ def test_identical_maps_agree_fully_and_share_one_colour_scale():
     titles = {ax.get_gid(): ax.get_title() for ax in panels}
     assert BEST_MARK in titles["compare:ig"] and BEST_MARK not in titles["compare:shap"]
     table = _table_cells(figure, "faithfulness")
-    assert table[0][:3] == ["method", "deletion AUC ↓", "insertion AUC ↑"]
-    assert table[2][:3] == ["IG ★", "0.10", "0.90"] and table[1][:3] == ["SHAP", "0.40", "0.50"]
+    assert table[0][:4] == ["method", "SRG ↑", "random band", "MoRF ↓ / LeRF ↑"]
+    assert table[2][:4] == ["IG ★", "0.80", "0.00 ± 0.05", "0.10 / 0.90"]
+    assert table[1][:4] == ["SHAP", "0.30", "0.00 ± 0.05", "0.40 / 0.70"]
+    notes = [t.get_text() for ax in figure.axes for t in ax.texts if t.get_gid() == "faithfulness-note"]
+    assert len(notes) == 1 and "AUC(LeRF) − AUC(MoRF)" in notes[0]
+
+
+def test_a_map_inside_the_random_band_is_never_the_most_faithful():
+    maps = _maps()
+    explanations = [_explanation(m, maps) for m in ("shap", "ig", "gradcam")]
+    # Grad-CAM has the highest SRG, but its band is wide: not better than random.
+    figure = _drawn(draw_comparison, explanations, 4, _scores("ig", below_band=("gradcam",)))
+    titles = {ax.get_gid(): ax.get_title() for ax in figure.axes if (ax.get_gid() or "").startswith("compare:")}
+    assert BEST_MARK in titles["compare:ig"] and BEST_MARK not in titles["compare:gradcam"]
+    table = _table_cells(figure, "faithfulness")
+    assert table[3][:3] == ["Grad-CAM", "0.95 ✗", "0.00 ± 0.60"]
+    # Nobody above the band: nobody marked.
+    nobody = {m: dict(r, better_than_random=[False, False]) for m, r in _scores("ig").items()}
+    assert best_method(class_scores(nobody, 4)) is None
+    class_figure = _drawn(draw_class, explanations, 4, None, class_scores(nobody, 4))
+    texts = [t.get_text() for ax in class_figure.axes for t in ax.texts if t.get_gid() == "faithfulness"]
+    assert len(texts) == 3 and all("not better than random" in t and BEST_MARK not in t for t in texts)
 
 
 def test_comparison_draws_lime_as_its_segment_weights_and_says_when_unscored():

@@ -1,5 +1,5 @@
 """Faithfulness curves drawn as small plots: under each scored panel of the per-class figure,
-and as one deletion | insertion pair beside the Compare view's faithfulness table."""
+and as one MoRF | LeRF pair beside the Compare view's faithfulness table."""
 
 import numpy as np
 import pytest
@@ -37,21 +37,22 @@ def _explanation(method, seed):
 
 def _result(seed, good):
     """An engine.metrics.faithfulness result for classes 4 and 7 with 8 steps; ``good``
-    methods fall fast on deletion and rise fast on insertion."""
+    methods fall fast when the top cells go first (MoRF) and slowly when they go last (LeRF)."""
     x = np.linspace(0, 1, 9, dtype=np.float32)
     rng = np.random.default_rng(seed)
     speed = 6.0 if good else 1.5
-    deletion = np.stack([0.7 * np.exp(-speed * x), 0.2 * np.exp(-speed * x)]) + rng.uniform(0, 0.01, (2, 9))
-    insertion = np.stack([0.7 * (1 - np.exp(-speed * x)), 0.2 * (1 - np.exp(-speed * x))])
-    random_deletion = np.stack([0.7 * (1 - x), 0.2 * (1 - x)])
-    random_insertion = np.stack([0.7 * x, 0.2 * x])
+    morf = np.stack([np.exp(-speed * x), np.exp(-speed * x)]) + rng.uniform(0, 0.01, (2, 9))
+    lerf = np.stack([1 - np.exp(-speed * (1 - x)), 0.9 - 0.9 * np.exp(-speed * (1 - x))])
+    random_morf = np.stack([1 - x, 1 - x])
+    random_lerf = np.stack([1 - x, 0.9 * (1 - x)])
     auc = lambda curves: [float(np.trapezoid(c, x)) for c in curves]  # noqa: E731
-    return {"classes": CLASSES, "steps": 8, "deletion_auc": auc(deletion), "insertion_auc": auc(insertion),
-            "random_deletion_auc": auc(random_deletion), "random_insertion_auc": auc(random_insertion),
-            "fractions": x, "deletion_curves": deletion.astype(np.float32),
-            "insertion_curves": insertion.astype(np.float32),
-            "random_deletion_curves": random_deletion.astype(np.float32),
-            "random_insertion_curves": random_insertion.astype(np.float32)}
+    srg = [lerf_auc - morf_auc for lerf_auc, morf_auc in zip(auc(lerf), auc(morf))]
+    return {"classes": CLASSES, "steps": 8, "srg": srg, "morf_auc": auc(morf), "lerf_auc": auc(lerf),
+            "random_srg_mean": [0.0, 0.0], "random_srg_sd": [0.05, 0.05],
+            "better_than_random": [v > 0.1 for v in srg],
+            "fractions": x, "morf_curves": morf.astype(np.float32), "lerf_curves": lerf.astype(np.float32),
+            "random_morf_curves": random_morf.astype(np.float32),
+            "random_lerf_curves": random_lerf.astype(np.float32)}
 
 
 def _drawn(draw, *args, width, height, **kwargs):
@@ -88,8 +89,8 @@ def test_curves_sit_under_exactly_the_scored_panels_and_show_the_given_data(clas
     tops = set()
     for method, (panel, plot) in plots.items():
         lines = _lines(plot)
-        assert set(lines) == {"method:deletion", "method:insertion", "random:deletion", "random:insertion"}
-        for name in ("deletion", "insertion"):
+        assert set(lines) == {"method:morf", "method:lerf", "random:morf", "random:lerf"}
+        for name in ("morf", "lerf"):
             for gid, key in ((f"method:{name}", f"{name}_curves"), (f"random:{name}", f"random_{name}_curves")):
                 x, y = lines[gid].get_data()
                 np.testing.assert_allclose(x, METRICS[method]["fractions"])
@@ -128,12 +129,12 @@ def test_no_curves_without_scores_or_without_curve_data():
 def test_class_curves_pick_one_class_and_leave_the_json_summary_alone():
     curves = class_curves(METRICS, 7)
     assert set(curves) == {"shap", "ig"}
-    np.testing.assert_allclose(curves["ig"]["insertion"], METRICS["ig"]["insertion_curves"][1])
-    np.testing.assert_allclose(curves["ig"]["random_deletion"], METRICS["ig"]["random_deletion_curves"][1])
+    np.testing.assert_allclose(curves["ig"]["lerf"], METRICS["ig"]["lerf_curves"][1])
+    np.testing.assert_allclose(curves["ig"]["random_morf"], METRICS["ig"]["random_morf_curves"][1])
     assert class_curves(METRICS, 5) == {}  # a class nobody explained
     summary = json_summary(METRICS["ig"])
-    assert "fractions" not in summary and "deletion_curves" not in summary
-    assert summary["deletion_auc"] == METRICS["ig"]["deletion_auc"]
+    assert "fractions" not in summary and "morf_curves" not in summary
+    assert summary["srg"] == METRICS["ig"]["srg"]
 
 
 def test_exported_png_holds_the_curves(tmp_path):
@@ -148,7 +149,7 @@ def test_comparison_plots_every_scored_method_over_the_random_order():
     metrics = dict(METRICS, lime=_result(5, good=False))  # Grad-CAM stays unscored
     figure = _drawn(draw_comparison, EXPLANATIONS, 4, metrics, width=10.5, height=5.0)
     plots = {ax.get_gid(): ax for ax in figure.axes if (ax.get_gid() or "").startswith("compare-curves:")}
-    assert set(plots) == {"compare-curves:deletion", "compare-curves:insertion"}
+    assert set(plots) == {"compare-curves:morf", "compare-curves:lerf"}
     for name, ax in plots.items():
         curve = name.split(":")[1]
         lines = _lines(ax)
@@ -157,14 +158,14 @@ def test_comparison_plots_every_scored_method_over_the_random_order():
             np.testing.assert_allclose(lines[method].get_ydata(), metrics[method][f"{curve}_curves"][0], rtol=1e-6)
         np.testing.assert_allclose(lines["random"].get_ydata(), metrics["shap"][f"random_{curve}_curves"][0])
         assert lines["random"].get_linestyle() == "--"
-        # IG falls and rises fastest: the most faithful, drawn thicker than the rest.
+        # IG separates MoRF from LeRF most: the most faithful, drawn thicker than the rest.
         assert lines["ig"].get_linewidth() > max(lines[m].get_linewidth() for m in ("shap", "lime"))
         assert len({lines[m].get_color() for m in ("shap", "lime", "ig")}) == 3
         assert ax.get_window_extent().height > 50
     # Beside the faithfulness table, not over it.
     (table,) = [t for ax in figure.axes for t in ax.tables if t.get_gid() == "faithfulness"]
     table_box = table.get_window_extent(figure.canvas.get_renderer())
-    assert plots["compare-curves:deletion"].get_tightbbox().x0 >= table_box.x1 - 1
+    assert plots["compare-curves:morf"].get_tightbbox().x0 >= table_box.x1 - 1
 
 
 def test_comparison_without_curve_data_keeps_two_tables():
@@ -186,4 +187,4 @@ def test_exported_maps_of_a_scored_method_carry_its_numbers_and_curves(tmp_path)
             assert b.height > a.height
     # The JSON summary stays numbers only.
     summary = (tmp_path / "scored" / "photo.ig.json").read_text()
-    assert "deletion_auc" in summary and "deletion_curves" not in summary
+    assert "srg" in summary and "morf_curves" not in summary

@@ -1,10 +1,11 @@
-"""Faithfulness scores (deletion / insertion) under each method's panel, the best one marked,
-and Integrated Gradients as a method choice; the scores travel with exported maps."""
+"""Faithfulness scores (SRG against the random band) under each method's panel, the best one
+marked only above the band, one line on what the score means, Integrated Gradients scored
+like the rest; the scores travel with exported maps."""
 
 import numpy as np
 from gui_helpers import REGION_LABELS, read_json, wait_until_done
 
-from engine.render import BEST_MARK, best_method, class_scores, score_text
+from engine.render import BEST_MARK, FAITHFULNESS_NOTE, best_method, class_scores, score_text
 
 
 def _score_texts(canvas) -> list[str]:
@@ -18,16 +19,21 @@ def test_faithfulness_scores_every_method_and_marks_the_best(window, qtbot, imag
     try:
         (entry,) = window.add_paths([image_folder / "region.png"])
         job = window.explain(entry)
-        # The plan counts the extra evaluations: (2K + 2)(S + 1) per method.
+        # The plan counts the extra evaluations. Per map, K = 2 classes, 4 steps: the image
+        # and its blur, MoRF and LeRF (2 K (4 - 1)), the per-pixel detail (2 K (8 + 1)); the
+        # random band (10 orders × 2 × (4 - 1)) once for the image.
         assert job.faithfulness_steps == 4
-        assert job.total == 120 + 120 + 8 * 2 + 3 * (2 * 2 + 2) * 5
+        per_map = 2 + 2 * 2 * 3 + 2 * 2 * 9
+        assert job.total == 120 + 120 + 8 * 2 + 3 * per_map + 10 * 2 * 3
         wait_until_done(qtbot, window, [entry])
         assert entry.status == "done"
         assert set(entry.results) == {"shap", "lime", "ig"}
         assert set(entry.metrics) == {"shap", "lime", "ig"}
         for method, scores in entry.metrics.items():
             assert scores["steps"] == 4 and scores["classes"] == list(entry.results[method].classes)
-            assert scores["deletion_curves"].shape == (2, 5)
+            assert scores["morf_curves"].shape == (2, 5)
+        # One band per image and class, shared by every method.
+        assert len({tuple(s["random_srg_mean"]) for s in entry.metrics.values()}) == 1
 
         tabs = window.results_view.current_tabs()
         assert [tabs.tabText(i) for i in range(tabs.count())] == REGION_LABELS
@@ -37,33 +43,37 @@ def test_faithfulness_scores_every_method_and_marks_the_best(window, qtbot, imag
             titles = [ax.get_title() for ax in canvas.figure.axes]
             assert "Integrated Gradients" in titles
             scores = class_scores(entry.metrics, canvas.class_index)
-            assert len(texts) == 3, texts
-            # SHAP and IG rank this linear model's pixels alike: equal scores are fine.
-            assert sorted(texts) == sorted(score_text(s) + (f"\n{BEST_MARK}" if m == best_method(scores) else "")
-                                           for m, s in scores.items())
-            assert all("deletion AUC" in t and "insertion AUC" in t and "random" in t for t in texts)
-            marked = [t for t in texts if BEST_MARK in t]
             best = best_method(scores)
-            assert len(marked) == 1 and score_text(scores[best]) in marked[0]
-            gain = {m: s["insertion"] - s["deletion"] for m, s in scores.items()}
-            assert gain[best] == max(gain.values())
+            assert len(texts) == 3, texts
+            assert sorted(texts) == sorted(score_text(s) + (f"\n{BEST_MARK}" if m == best else "")
+                                           for m, s in scores.items())
+            assert all("SRG" in t and "random" in t and " ± " in t for t in texts)
+            for method, s in scores.items():  # the flag follows the band
+                # (SHAP and IG may rank this linear model's cells alike: equal texts are fine)
+                shown = [t for t in texts if t.startswith(score_text(s))]
+                assert shown and all(("not better than random" in t) is (not s["better"]) for t in shown)
+            marked = [t for t in texts if BEST_MARK in t]
+            assert len(marked) == (best is not None)
+            if best is not None:
+                assert scores[best]["better"]
+                assert scores[best]["srg"] == max(s["srg"] for s in scores.values() if s["better"])
+            notes = [t.get_text() for ax in canvas.figure.axes for t in ax.texts if t.get_gid() == "faithfulness-note"]
+            assert notes == [FAITHFULNESS_NOTE]
             # Each scored panel has its small plot of the very curves the engine measured.
             plots = {child.get_gid(): child for ax in canvas.figure.axes for child in ax.child_axes
                      if (child.get_gid() or "").startswith("curves:")}
             assert set(plots) == {"curves:shap", "curves:lime", "curves:ig"}
             k = entry.metrics["lime"]["classes"].index(canvas.class_index)
-            (line,) = [ln for ln in plots["curves:lime"].lines if ln.get_gid() == "method:deletion"]
-            np.testing.assert_allclose(line.get_ydata(), entry.metrics["lime"]["deletion_curves"][k])
-        # The known-answer model's decisive square: every map beats a random order there.
-        first = class_scores(entry.metrics, tabs.widget(0).class_index)
-        assert all(s["deletion"] < s["random_deletion"] for s in first.values())
+            (line,) = [ln for ln in plots["curves:lime"].lines if ln.get_gid() == "method:morf"]
+            np.testing.assert_allclose(line.get_ydata(), entry.metrics["lime"]["morf_curves"][k])
 
         written = window.export_maps(tmp_path)
         assert written
         summary = read_json(tmp_path / "region.shap.json")
-        assert summary["metrics"]["deletion_auc"] == entry.metrics["shap"]["deletion_auc"]
+        assert summary["metrics"]["srg"] == entry.metrics["shap"]["srg"]
+        assert summary["metrics"]["better_than_random"] == entry.metrics["shap"]["better_than_random"]
         with np.load(tmp_path / "region.lime.npz") as arrays:
-            assert arrays["metrics_insertion_curves"].shape == (2, 5)
+            assert arrays["metrics_lerf_curves"].shape == (2, 5)
     finally:
         window.settings_panel.apply_overrides(faithfulness=False, methods="shap,lime")
 

@@ -150,7 +150,10 @@ def test_a_job_reuses_the_ig_preview_and_still_scores_it(window, qtbot, image_fo
         job = window.explain(entry)
         assert job.methods == ("shap", "lime", "ig")
         # Planned before the engine looks: SHAP, LIME, IG, each scored, LIME and IG re-run once.
-        assert job.total == 120 + 120 + 16 + 3 * 24 + 120 + 16
+        # Scoring one map, K = 2, 3 steps: the image and its blur, MoRF and LeRF (2 K (3 - 1)),
+        # the per-pixel detail (2 K (8 + 1)); the random band (10 × 2 (3 - 1)) once.
+        scoring = 3 * (2 + 2 * 2 * 2 + 2 * 2 * 9) + 10 * 2 * 2
+        assert job.total == 120 + 120 + 16 + scoring + 120 + 16
         wait_until_done(qtbot, window, [entry])
         assert entry.status == "done" and set(entry.results) == {"shap", "lime", "ig"}
         # The same result object, not a recomputation: IG ran once with the job's seed
@@ -158,7 +161,7 @@ def test_a_job_reuses_the_ig_preview_and_still_scores_it(window, qtbot, image_fo
         assert entry.results["ig"] is preview
         assert [c for c in ig_calls if c[0] == 0] == [(0, 8, tuple(preview.classes))]
         assert [c[0] for c in ig_calls] == [0, 1]
-        assert job.total == 120 + 120 + 3 * 24 + 120 + 16  # the reused IG left the plan
+        assert job.total == 120 + 120 + scoring + 120 + 16  # the reused IG left the plan
         assert set(entry.metrics) == {"shap", "lime", "ig"} and set(entry.stability) == {"lime", "ig"}
 
         # Other IG settings: the job computes its own.

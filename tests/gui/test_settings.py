@@ -73,13 +73,13 @@ def test_preview_ig_and_faithfulness_settings_are_remembered(qtbot, clean_settin
     panel = SettingsPanel()
     qtbot.addWidget(panel)
     defaults = panel.settings()
-    # Preview on, faithfulness off (it costs (2K+2)(S+1) evaluations per method), 16 steps.
+    # Preview on, faithfulness off (each map costs about 56 evaluations per class, the band 380), 20 steps.
     assert (defaults.instant_preview, defaults.preview_ig, defaults.faithfulness,
-            defaults.faithfulness_steps, defaults.ig_steps) == (True, True, False, 16, 32)
+            defaults.faithfulness_steps, defaults.ig_steps) == (True, True, False, 20, 32)
     assert panel.widgets["instant_preview"].text() == "Instant preview (Grad-CAM)"
     assert panel.widgets["preview_ig"].text() == "… with Integrated Gradients"
     assert "per class" in panel.widgets["preview_ig"].toolTip()
-    assert panel.widgets["faithfulness"].text() == "Score faithfulness (deletion/insertion)"
+    assert panel.widgets["faithfulness"].text() == "Score faithfulness (SRG vs. random cells)"
     assert not panel.widgets["faithfulness_steps"].isEnabled()
     # The IG preview uses the IG settings, even when the methods have no IG.
     assert panel.widgets["ig_steps"].isEnabled() and panel.widgets["preview_ig"].isEnabled()
