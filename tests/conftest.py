@@ -25,3 +25,18 @@ os.environ["IMAGE_EXPLAINER_CACHE"] = _CACHE
 def _remove_test_cache():
     yield
     shutil.rmtree(_CACHE, ignore_errors=True)
+
+
+# The real EfficientNet-Lite0 (tests/real_model.py) is rebuilt from its PyTorch weights once
+# and kept across runs: the file name carries a hash of the weights, so it never goes stale.
+_REAL_MODELS = Path(os.environ.get("IMAGE_EXPLAINER_TEST_MODELS",
+                                   Path.home() / ".cache" / "image-explainer-tests"))
+
+
+@pytest.fixture(scope="session")
+def efficientnet_lite0():
+    """``path(variant="softmax")``: the trained network's ``.keras`` file with that head
+    layout (``real_model.VARIANTS``), built on first use."""
+    from real_model import efficientnet_lite0_keras
+
+    return lambda variant="softmax": efficientnet_lite0_keras(_REAL_MODELS, variant)
