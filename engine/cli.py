@@ -244,7 +244,8 @@ def run_predict(args) -> int:
     inputs = ModelInputs(args.images, classifier)
     for path, image in inputs:
         predictions = classifier.top_k(classifier.predict(image)[0], args.top)
-        results.append({"image": path, "predictions": [p.to_json() for p in predictions]})
+        results.append({"image": path, "head": classifier.head_kind.value,
+                        "predictions": [p.to_json() for p in predictions]})
         if not args.json:
             print(f"{path}  [{classifier.label}]")
             for p in predictions:
