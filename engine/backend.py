@@ -277,25 +277,29 @@ def find_gradcam_layer(model, head=None) -> str:
     if not maps:
         raise ValueError(f"{model.name}: no convolutional layer (no layer with a 4-D output) "
                          "to take Grad-CAM from")
-    raise ValueError(f"{model.name}: no single feature map carries the whole class score; "
-                     f"pass one with --layer NAME ({_candidates(maps)})")
+    raise ValueError(f"{model.name}: no single feature map carries the whole class score "
+                     f"(branches run side by side: {_names(maps)}); Grad-CAM needs one "
+                     "convolutional layer that every path to the output passes through")
 
 
 def _feature_map_steps(graph) -> list:
-    """Layers with a 4-D (N, h, w, c) output of more than one position, in graph order."""
+    """Layers with a 4-D (N, h, w, c) output of more than one position, in graph order; a
+    nested model is named by its own last layer, the one that computes the map."""
     steps = []
     for step in graph.steps:
+        if step.nested:
+            continue
         shape = tuple(getattr(step.output, "shape", ()) or ())
         if len(shape) == 4 and (shape[1] or 2) * (shape[2] or 2) > 1:
             steps.append(step)
     return steps
 
 
-def _candidates(steps, limit: int = 8) -> str:
+def _names(steps, limit: int = 8) -> str:
+    """Layer names, last first, shortened to ``limit``."""
     names = list(dict.fromkeys(s.name for s in reversed(steps)))
     shown = ", ".join(names[:limit])
-    return f"candidates, last first: {shown}" + (f", … ({len(names) - limit} more)"
-                                                 if len(names) > limit else "")
+    return shown + (f", … ({len(names) - limit} more)" if len(names) > limit else "")
 
 
 def _graph_or_error(model):
@@ -473,9 +477,12 @@ def _split_model(model, layer_name, head=None):
                 raise ValueError(f"layer {layer_name!r} has output {shape}; Grad-CAM needs a "
                                  "4-D (N, h, w, c) feature map")
             if not depends_only_on(keras, source, step.output):
-                raise ValueError(f"layer {layer_name!r}: the class score does not pass through it "
-                                 "alone (another branch goes around it); pass another with "
-                                 f"--layer NAME ({_candidates(_working_maps(keras, graph, source))})")
+                working = _working_maps(keras, graph, source)
+                hint = (f"pass one the whole score goes through with --layer NAME (candidates, "
+                        f"last first: {_names(working)})" if working else
+                        "no feature map of this model carries the whole score")
+                raise ValueError(f"layer {layer_name!r}: part of the class score goes around it "
+                                 f"(another branch); {hint}")
             front = keras.Model(graph.inputs, step.output)
             cut = keras.Model(step.output, source)
     except ValueError:
