@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from engine import heads
 from engine.errors import Cancelled, EngineError, WeightsMissingError
 from engine.explain.gradcam import GradCamParams
 from engine.explain.integrated_gradients import BASELINES, IntegratedGradientsParams
@@ -247,7 +248,8 @@ def run_predict(args) -> int:
         results.append({"image": path, "head": classifier.head_kind.value,
                         "predictions": [p.to_json() for p in predictions]})
         if not args.json:
-            print(f"{path}  [{classifier.label}]")
+            head = heads.note(classifier.head_kind)
+            print(f"{path}  [{classifier.label}{', ' + head if head else ''}]")
             for p in predictions:
                 print(f"  {p.probability:7.2%}  {p.name}  ({p.index})")
     if args.json:

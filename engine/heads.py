@@ -32,6 +32,19 @@ class HeadKind(str, Enum):
         return self is not HeadKind.MULTILABEL
 
 
+_NOTES = {
+    "probabilities": "",
+    "logits": "logits: softmax applied",
+    "multi-label": "multi-label: independent probabilities",
+    "binary": "binary: one sigmoid as two classes",
+}
+
+
+def note(kind: HeadKind) -> str:
+    """A few words for people on what the probabilities are ("" for a softmax head)."""
+    return _NOTES[HeadKind(kind).value]
+
+
 def decide(final_activation: str | None, output_width: int) -> HeadKind:
     """The head kind from the last activation the model applies ("softmax", "sigmoid", or
     anything else / None for a linear output) and the width of its output."""

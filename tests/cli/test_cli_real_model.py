@@ -13,6 +13,8 @@ import pytest
 import real_model
 from PIL import Image
 
+pytestmark = pytest.mark.slow  # a trained network: seconds per test
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

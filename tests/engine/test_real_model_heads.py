@@ -21,6 +21,8 @@ from engine.heads import HeadKind
 from engine.images import fit_to_model
 from engine.models import ModelSpec, load_classifier
 
+pytestmark = pytest.mark.slow  # a trained network: seconds per test
+
 HEADS = {"softmax": HeadKind.PROBABILITIES, "separate-softmax": HeadKind.PROBABILITIES,
          "nested-backbone": HeadKind.PROBABILITIES, "nested-classifier": HeadKind.PROBABILITIES,
          "logits": HeadKind.LOGITS, "multi-label": HeadKind.MULTILABEL, "binary": HeadKind.BINARY}
