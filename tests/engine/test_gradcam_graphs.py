@@ -137,3 +137,21 @@ def test_gradients_reach_the_logits_through_both_nestings():
     region_brightness = image[region_mask()].astype(np.float64).mean() / 255.0
     np.testing.assert_allclose(result.scores[0], [SHARPNESS * region_brightness, SHARPNESS * 0.5],
                                rtol=1e-5)
+
+
+def test_a_sequential_model_inside_a_sequential_model():
+    """Sequential models have a graph too: the inner one's convolution is found, and the
+    score is the logit before the last Dense layer's softmax."""
+    keras = import_keras()
+    keras.utils.set_random_seed(0)
+    trunk = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3, name="conv"),
+                              keras.layers.ReLU(name="relu")], name="trunk")
+    model = keras.Sequential([keras.Input((16, 16, 3)), trunk,
+                              keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(3, activation="softmax", name="head")])
+    assert find_gradcam_layer(model) == "relu"
+    pixels = np.random.default_rng(1).integers(0, 256, (2, 16, 16, 3)).astype(np.uint8)
+    scores = make_gradient(model, "unit")(pixels, np.array([[0, 1, 2]] * 2)).scores
+    features = keras.Model(model.inputs, model.layers[-1].input)(pixels / 255.0)
+    kernel, bias = model.get_layer("head").get_weights()
+    np.testing.assert_allclose(scores, np.asarray(features) @ kernel + bias, rtol=1e-4, atol=1e-5)
