@@ -75,18 +75,12 @@ def test_predict_a_binary_model_with_a_two_line_labels_file(efficientnet_lite0, 
 
 def test_gradcam_layer_inside_a_nested_model(efficientnet_lite0, photos, tmp_path):
     model = efficientnet_lite0("nested-classifier")
-    common = ["--model", model, "--preprocess", "tf", "--runtime", "keras", "--method", "gradcam",
-              "--classes", "1"]
-    result = run("explain", photos / "chelsea.png", *common, "--layer", "_conv_head", "--json",
-                 "--out", tmp_path / "out")
+    result = run("explain", photos / "chelsea.png", "--model", model, "--preprocess", "tf",
+                 "--runtime", "keras", "--method", "gradcam", "--classes", "1",
+                 "--layer", "_conv_head", "--json", "--out", tmp_path / "out")
     assert result.returncode == 0, result.stderr
     (summary,) = json.loads(result.stdout)
     assert summary["head"] == "probabilities" and summary["params"]["layer"] == "_conv_head"
     assert summary["classes"] == [real_model.EGYPTIAN_CAT]
     assert summary["predictions"][0]["probability"] == pytest.approx(0.794, abs=0.0006)
     assert (tmp_path / "out" / "chelsea.gradcam.json").is_file()
-
-    wrong = run("explain", photos / "chelsea.png", *common, "--layer", "nope")
-    assert wrong.returncode == 2
-    lines = [line for line in wrong.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "nope" in lines[0] and "Traceback" not in wrong.stderr
