@@ -66,6 +66,7 @@ class ModelInfo:
     runtime: str = "keras"  # what runs the forward pass: "keras" or "openvino"
     runtime_note: str = ""  # why "auto" kept Keras, if it did
     precision: str = "float32"  # "bfloat16" when Model ▸ Fast CPU mode is on
+    head: str = ""  # engine.heads.HeadKind value: what the model's output means
 
 
 @dataclass(frozen=True)

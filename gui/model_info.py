@@ -26,7 +26,8 @@ def describe_classifier(classifier, generation: int) -> ModelInfo:
                      class_names=tuple(classifier.class_names), summary=summary,
                      runtime=getattr(classifier, "runtime", "keras"),
                      runtime_note=getattr(classifier, "runtime_note", ""),
-                     precision=getattr(classifier, "precision", "float32"))
+                     precision=getattr(classifier, "precision", "float32"),
+                     head=str(getattr(getattr(classifier, "head_kind", ""), "value", "")))
 
 
 def backend_text(info: ModelInfo) -> str:
