@@ -233,10 +233,12 @@ def import_keras():
 # ---------------------------------------------------------------------------------------------
 # Gradients (Grad-CAM, Integrated Gradients)
 #
-# The class score that gradients follow is the pre-softmax logit where the model ends in a
-# softmax (a Dense layer with softmax activation, or a separate softmax activation layer):
-# probabilities saturate, so their gradients vanish on confident predictions, and the
-# softmax couples every class into each one's gradient. Otherwise it is the model's output.
+# The class score that gradients follow is the logit before the head's softmax or sigmoid
+# (a Dense layer with that activation, or a separate Softmax / Activation layer, also inside
+# nested models; engine.heads decides the head kind): probabilities saturate, so their
+# gradients vanish on confident predictions, and the softmax couples every class into each
+# one's gradient. A binary head's class 1 is its logit, class 0 the negative. A logits head,
+# or a graph whose last layer cannot be read, is differentiated as it is.
 # ---------------------------------------------------------------------------------------------
 
 
