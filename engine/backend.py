@@ -233,10 +233,12 @@ def import_keras():
 # ---------------------------------------------------------------------------------------------
 # Gradients (Grad-CAM, Integrated Gradients)
 #
-# The class score that gradients follow is the pre-softmax logit where the model ends in a
-# softmax (a Dense layer with softmax activation, or a separate softmax activation layer):
-# probabilities saturate, so their gradients vanish on confident predictions, and the
-# softmax couples every class into each one's gradient. Otherwise it is the model's output.
+# The class score that gradients follow is the logit before the head's softmax or sigmoid
+# (a Dense layer with that activation, or a separate Softmax / Activation layer, also inside
+# nested models; engine.heads decides the head kind): probabilities saturate, so their
+# gradients vanish on confident predictions, and the softmax couples every class into each
+# one's gradient. A binary head's class 1 is its logit, class 0 the negative. A logits head,
+# or a graph whose last layer cannot be read, is differentiated as it is.
 # ---------------------------------------------------------------------------------------------
 
 
@@ -260,26 +262,63 @@ class Gradients:
 GradientFn = Callable[[np.ndarray, np.ndarray], Gradients]
 
 
-def find_gradcam_layer(model) -> str:
-    """The name of the last layer with a 4-D output (N, h, w, c) before the model's last
-    global pooling or flatten: the last convolutional feature map, as Grad-CAM uses it."""
-    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
-    end = len(layers)
-    for i in range(len(layers) - 1, -1, -1):
-        kind = type(layers[i]).__name__
-        if kind == "Flatten" or kind.startswith("Global"):
-            end = i
-            break
-    for layer in reversed(layers[:end]):
-        shape = _output_shape(layer)
-        if shape is not None and len(shape) == 4:
-            return layer.name
-    raise ValueError(f"{model.name}: no convolutional layer (no layer with a 4-D output) "
-                     "to take Grad-CAM from")
+def find_gradcam_layer(model, head=None) -> str:
+    """The name of the last layer with a 4-D output (N, h, w, c) that the class score depends
+    on entirely: the last convolutional feature map, as Grad-CAM uses it. Nested models are
+    looked into; on a branching graph a convolution that only one branch reads is passed
+    over (the score cannot be cut there). ``head``: the classifier's head kind."""
+    from engine.model_graph import depends_only_on
+
+    keras = import_keras()
+    graph = _graph_or_error(model)
+    source = _score_source(model, head)[0]
+    maps = _feature_map_steps(graph)
+    for step in reversed(maps):
+        if depends_only_on(keras, source, step.output):
+            return step.name
+    if not maps:
+        raise ValueError(f"{model.name}: no convolutional layer (no layer with a 4-D output) "
+                         "to take Grad-CAM from")
+    raise ValueError(f"{model.name}: no single feature map carries the whole class score "
+                     f"(branches run side by side: {_names(maps)}); Grad-CAM needs one "
+                     "convolutional layer that every path to the output passes through")
+
+
+def _feature_map_steps(graph) -> list:
+    """Layers with a 4-D (N, h, w, c) output of more than one position, in graph order; a
+    nested model is named by its own last layer, the one that computes the map."""
+    steps = []
+    for step in graph.steps:
+        if step.nested:
+            continue
+        shape = tuple(getattr(step.output, "shape", ()) or ())
+        if len(shape) == 4 and (shape[1] or 2) * (shape[2] or 2) > 1:
+            steps.append(step)
+    return steps
+
+
+def _names(steps, limit: int = 8) -> str:
+    """Layer names, last first, shortened to ``limit``."""
+    names = list(dict.fromkeys(s.name for s in reversed(steps)))
+    shown = ", ".join(names[:limit])
+    return shown + (f", … ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+def _graph_or_error(model):
+    from engine.model_graph import flat_graph
+
+    try:
+        return flat_graph(model)
+    except ValueError:
+        raise
+    except Exception as exc:  # a graph Keras cannot re-run
+        raise ValueError(f"{model.name}: cannot take gradients through this model "
+                         f"({type(exc).__name__}: {exc})") from exc
 
 
 def make_gradient(model, preprocess_mode: str = "none", layer_name: str | None = None,
-                  wrt_input: bool = True, max_batch: int | None = None) -> GradientFn:
+                  wrt_input: bool = True, max_batch: int | None = None,
+                  head=None) -> GradientFn:
     """Return ``g(pixels (N, H, W, C), targets (N,) or (N, K) int) -> Gradients``, compiled once.
 
     Pixels are 0-255 (uint8 or float32: Integrated Gradients walks between pixel values);
@@ -288,10 +327,11 @@ def make_gradient(model, preprocess_mode: str = "none", layer_name: str | None =
     the backward pass through the layers before it (Grad-CAM needs only the layer). Each row
     is explained for each of its K targets: the layer's activations are computed once per
     row and shared by its targets, so Grad-CAM for K classes costs one forward pass.
+    ``head`` is the classifier's head kind (``engine.heads``); None reads it from the model.
     """
     if layer_name is None and not wrt_input:
         raise ValueError("nothing to differentiate: give a layer or ask for input gradients")
-    parts = _split_model(model, layer_name)
+    parts = _split_model(model, layer_name, head)
     name = backend_name()
     if max_batch is None:
         max_batch = 16 if device_description() == "CPU" else 64
@@ -336,120 +376,129 @@ def cached_gradient(classifier, layer_name: str | None = None, wrt_input: bool =
     starts warm. Keyed on the classifier, not the Keras model: the compiled functions hold
     the model, and a weak key must not be reachable from its own value."""
     per_classifier = _GRADIENT_CACHE.setdefault(classifier, {})
-    key = (classifier.preprocess_mode, layer_name, bool(wrt_input), backend_name())
+    head = getattr(classifier, "head_kind", None)
+    key = (classifier.preprocess_mode, layer_name, bool(wrt_input), backend_name(), head)
     if key not in per_classifier:
         per_classifier[key] = make_gradient(classifier.keras_model, classifier.preprocess_mode,
-                                            layer_name, wrt_input)
+                                            layer_name, wrt_input, head=head)
     return per_classifier[key]
 
 
 class _Parts:
     """The model cut where gradients are taken: ``front`` maps model input to the layer's
     activations (or to the score's source when no layer is given), ``head`` maps those to
-    the score's source, and ``logits`` turns the source into class scores."""
+    the score's source, and ``logits`` turns the source into the model's raw scores, which
+    ``scores`` maps to one score per class (a binary head's one logit z gives −z and z)."""
 
-    def __init__(self, front, head, logits, input_shape):
+    def __init__(self, front, head, logits, input_shape, binary=False, from_logit=True):
         self.front = front
         self.head = head
         self.logits = logits
         self.input_shape = input_shape
+        self.binary = binary
+        self.from_logit = from_logit
 
     def scores(self, activations, flat_targets):
         from keras import ops
 
         source = activations if self.head is None else self.head(activations, training=False)
-        logits = ops.cast(self.logits(source), "float32")
-        return ops.take_along_axis(logits, ops.expand_dims(flat_targets, 1), axis=1)[:, 0]
+        raw = ops.cast(self.logits(source), "float32")
+        if self.binary:  # class 0 is "not class 1": −logit, or 1 − p without a logit
+            other = -raw if self.from_logit else 1.0 - raw
+            raw = ops.concatenate([other, raw], axis=1)
+        return ops.take_along_axis(raw, ops.expand_dims(flat_targets, 1), axis=1)[:, 0]
 
 
-def class_score_name(model) -> str:
-    """What gradients differentiate: "logit" (pre-softmax) where the model ends in a softmax,
-    else "output" (the model's own output, e.g. logits of a model without softmax)."""
-    return "logit" if _softmax_kind(model) else "output"
+def class_score_name(model, head=None) -> str:
+    """What gradients differentiate: "logit" (before the softmax or sigmoid) where the head
+    has one to read, else "output" (the model's own output: logits of a logits head, or the
+    probabilities of a graph whose layers cannot be read)."""
+    return _score_source(model, head)[2]
 
 
-def _softmax_kind(model) -> str | None:
-    last = model.layers[-1]
-    activation = getattr(getattr(last, "activation", None), "__name__", "")
-    kind = type(last).__name__
-    if kind == "Dense" and activation == "softmax":
-        return "dense"
-    if kind == "Softmax" or (kind == "Activation" and activation == "softmax"):
-        return "activation"
-    return None
+def _head_kind(model, head):
+    from engine import heads
+
+    return heads.HeadKind(head) if head is not None else heads.keras_head(model)
 
 
-def _split_model(model, layer_name):
+def _score_source(model, head=None):
+    """``(tensor, to_logits, name)``: the tensor of the flat graph that class scores are read
+    from, the function that turns it into raw per-output scores, and what they are.
+
+    The head kind comes from ``engine.heads`` (the one decision); this finds where, in the
+    graph, the scores before its softmax or sigmoid are: the input of a Softmax / Activation
+    layer, or the last Dense layer's matmul without its activation, in nested models too.
+    """
+    from engine import heads
+
+    graph = _graph_or_error(model)
+    kind = _head_kind(model, head)
+
+    def same(z):
+        return z
+
+    if kind is heads.HeadKind.LOGITS:
+        return graph.output, same, "output"
+    step = graph.producer(graph.output)
+    layer = step.layer if step is not None else None
+    activation = heads.layer_activation(layer) if layer is not None else None
+    if activation is None:  # e.g. a SavedModel: its probabilities are all there is
+        return graph.output, same, "output"
+    if type(layer).__name__ in ("Softmax", "Activation"):  # its input is the logits
+        return step.inputs[0], same, "logit"
+    if type(layer).__name__ != "Dense":  # an activation inside a layer we cannot undo
+        return graph.output, same, "output"
+
+    def dense_logits(features):
+        from keras import ops
+
+        z = ops.matmul(features, layer.kernel)
+        return z + layer.bias if layer.use_bias else z
+
+    return step.inputs[0], dense_logits, "logit"
+
+
+def _split_model(model, layer_name, head=None):
+    from engine import heads
+    from engine.model_graph import depends_only_on
+
     keras = import_keras()
-    last = model.layers[-1]
-    softmax = _softmax_kind(model)
+    graph = _graph_or_error(model)
+    source, logits, name = _score_source(model, head)
+    binary = _head_kind(model, head) is heads.HeadKind.BINARY
     try:
-        inputs = model.inputs
-        if softmax == "dense":
-            source = last.input  # the features the last Dense layer reads
-
-            def logits(features):
-                from keras import ops
-
-                z = ops.matmul(features, last.kernel)
-                return z + last.bias if last.use_bias else z
-
-        elif softmax == "activation":
-            source = last.input  # already the logits
-
-            def logits(z):
-                return z
-
-        else:
-            source = model.outputs[0]
-
-            def logits(z):
-                return z
-
         if layer_name is None:
-            front, head = keras.Model(inputs, source), None
+            front, cut = keras.Model(graph.inputs, source), None
         else:
-            try:
-                layer = model.get_layer(layer_name)
-            except ValueError:
-                raise ValueError(f"{model.name} has no layer {layer_name!r}") from None
-            shape = _output_shape(layer)
-            if shape is None or len(shape) != 4:
+            step = graph.step(layer_name)
+            if step is None:
+                raise ValueError(f"{model.name} has no layer {layer_name!r}")
+            shape = tuple(getattr(step.output, "shape", ()) or ())
+            if len(shape) != 4:
                 raise ValueError(f"layer {layer_name!r} has output {shape}; Grad-CAM needs a "
                                  "4-D (N, h, w, c) feature map")
-            output = _output_in_graph(keras, inputs, layer)
-            front = keras.Model(inputs, output)
-            head = keras.Model(output, source)
+            if not depends_only_on(keras, source, step.output):
+                working = _working_maps(keras, graph, source)
+                hint = (f"pass one the whole score goes through with --layer NAME (candidates, "
+                        f"last first: {_names(working)})" if working else
+                        "no feature map of this model carries the whole score")
+                raise ValueError(f"layer {layer_name!r}: part of the class score goes around it "
+                                 f"(another branch); {hint}")
+            front = keras.Model(graph.inputs, step.output)
+            cut = keras.Model(step.output, source)
     except ValueError:
         raise
-    except Exception as exc:  # subclassed models have no graph to cut
+    except Exception as exc:  # a graph Keras cannot cut
         raise ValueError(f"{model.name}: cannot take gradients through this model "
                          f"({type(exc).__name__}: {exc})") from exc
-    return _Parts(front, head, logits, tuple(model.input_shape[1:]))
+    return _Parts(front, cut, logits, tuple(model.input_shape[1:]), binary, name == "logit")
 
 
-def _output_in_graph(keras, inputs, layer):
-    """The layer's output tensor in this model's graph. A nested model (a pretrained base
-    called on new inputs) has two: its own graph's and the one where the outer model calls
-    it, and ``layer.output`` gives the first."""
-    candidates = [layer.output]
-    for node in reversed(getattr(layer, "_inbound_nodes", [])):
-        candidates.extend(getattr(node, "output_tensors", []))
-    for tensor in candidates:
-        try:
-            keras.Model(inputs, tensor)
-        except ValueError:
-            continue
-        return tensor
-    raise ValueError(f"layer {layer.name!r} is not on the path from the model's input")
+def _working_maps(keras, graph, source) -> list:
+    from engine.model_graph import depends_only_on
 
-
-def _output_shape(layer):
-    try:
-        shape = layer.output.shape
-    except Exception:
-        return None
-    return tuple(shape) if shape is not None else None
+    return [s for s in _feature_map_steps(graph) if depends_only_on(keras, source, s.output)]
 
 
 def _tensorflow_gradient(preprocess_mode, parts, wrt_input):

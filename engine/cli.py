@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from engine import strict_json
+from engine import heads
 from engine.errors import Cancelled, EngineError, WeightsMissingError
 from engine.explain.gradcam import GradCamParams
 from engine.explain.integrated_gradients import BASELINES, IntegratedGradientsParams
@@ -300,9 +301,11 @@ def run_predict(args) -> int:
     inputs = ModelInputs(paths, classifier, failed)
     for path, image in inputs:
         predictions = classifier.top_k(classifier.predict(image)[0], args.top)
-        results.append({"image": path, "predictions": [p.to_json() for p in predictions]})
+        results.append({"image": path, "head": classifier.head_kind.value,
+                        "predictions": [p.to_json() for p in predictions]})
         if not args.json:
-            say(f"{path}  [{classifier.label}]")
+            head = heads.note(classifier.head_kind)
+            say(f"{path}  [{classifier.label}{', ' + head if head else ''}]")
             for p in predictions:
                 say(f"  {p.probability:7.2%}  {p.name}  ({p.index})")
     if args.json:

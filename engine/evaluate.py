@@ -36,6 +36,7 @@ class EvaluationResult:
     predicted_classes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     probabilities: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # of the prediction
     model: str = ""
+    head: str = ""  # engine.heads.HeadKind value of the model evaluated
     folder: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -48,6 +49,7 @@ class EvaluationResult:
         return {
             "folder": self.folder,
             "model": self.model,
+            "head": self.head,
             "labels": list(self.labels),
             "total": self.total,
             "accuracy": self.accuracy,
@@ -105,6 +107,9 @@ def evaluate_folder(folder: str | Path, classifier, batch_size: int = 32,
     matched = match_folders(root, labels)
     items = [(path, index) for sub, index in matched.items() for path in list_images(sub, recursive=True)]
     notes = []
+    head = getattr(getattr(classifier, "head_kind", None), "value", "")
+    if head == "multi-label":  # independent probabilities; a folder names one class
+        notes.append("multi-label model: each image counts as predicted for its most probable class")
     loose = [p for p in list_images(root) if p.is_file()]
     if loose:
         notes.append(f"{len(loose)} image(s) directly in {root.name or root} were ignored: "
@@ -163,6 +168,7 @@ def evaluate_folder(folder: str | Path, classifier, batch_size: int = 32,
         predicted_classes=predicted_classes,
         probabilities=np.asarray(confidence, np.float32),
         model=getattr(classifier, "label", ""),
+        head=head,
         folder=str(root),
         notes=notes,
     )

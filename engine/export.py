@@ -32,6 +32,7 @@ def summary(explanation: Explanation, image_path: str, predictions: list[Predict
         "image": str(image_path),
         "model": explanation.model,
         "untrained": explanation.untrained,
+        "head": explanation.head,
         "method": explanation.method,
         "params": explanation.params,
         "predictions": [p.to_json() for p in predictions],

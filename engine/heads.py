@@ -32,6 +32,19 @@ class HeadKind(str, Enum):
         return self is not HeadKind.MULTILABEL
 
 
+_NOTES = {
+    "probabilities": "",
+    "logits": "logits: softmax applied",
+    "multi-label": "multi-label: independent probabilities",
+    "binary": "binary: one sigmoid as two classes",
+}
+
+
+def note(kind: HeadKind) -> str:
+    """A few words for people on what the probabilities are ("" for a softmax head)."""
+    return _NOTES[HeadKind(kind).value]
+
+
 def decide(final_activation: str | None, output_width: int) -> HeadKind:
     """The head kind from the last activation the model applies ("softmax", "sigmoid", or
     anything else / None for a linear output) and the width of its output."""
@@ -61,21 +74,55 @@ def to_probabilities(raw: np.ndarray, kind: HeadKind) -> np.ndarray:
     return raw
 
 
+def keras_head(model) -> HeadKind:
+    """The head kind of a Keras model, from its final layer and its output width."""
+    return decide(keras_final_activation(model), int(model.output_shape[-1]))
+
+
 def keras_final_activation(model) -> str | None:
-    """The activation a Keras model applies last: looks through the last layer, into a nested
-    model (the usual fine-tuning layout) as deep as it goes. "softmax", "sigmoid" or None."""
-    layer = model.layers[-1] if getattr(model, "layers", None) else None
-    while layer is not None and getattr(layer, "layers", None) and _is_model(layer):
-        layer = layer.layers[-1]
+    """The activation a Keras model applies last: "softmax", "sigmoid" or None. Read from
+    the layer that produces the output, looking into nested models (the usual fine-tuning
+    layout) as deep as they go."""
+    return layer_activation(final_layer(model))
+
+
+def final_layer(model):
+    """The innermost layer whose output is the model's output; the gradients' cut
+    (``engine.backend``) reads its input, so both must agree on which layer it is."""
+    from engine.model_graph import flat_graph
+
+    last = model.layers[-1] if getattr(model, "layers", None) else None
+    outputs = getattr(model, "outputs", None) or []
+    if last is not None and not _is_model(last) and len(outputs) == 1 \
+            and _output_of(last) is outputs[0]:
+        return last  # the common case, without re-running the graph
+    try:
+        graph = flat_graph(model)
+    except Exception:  # a subclassed model: its last listed layer is the best guess
+        layer = model.layers[-1] if getattr(model, "layers", None) else None
+        while layer is not None and _is_model(layer) and getattr(layer, "layers", None):
+            layer = layer.layers[-1]
+        return layer
+    step = graph.producer(graph.output)
+    return step.layer if step is not None else None
+
+
+def layer_activation(layer) -> str | None:
+    """"softmax" or "sigmoid" where ``layer`` ends in one (a Softmax layer, an Activation,
+    a Dense / convolution with that activation), else None."""
     if layer is None:
         return None
-    kind = type(layer).__name__
-    if kind == "Softmax":
+    if type(layer).__name__ == "Softmax":
         return "softmax"
     activation = getattr(getattr(layer, "activation", None), "__name__", "") or ""
-    if activation in ("softmax", "sigmoid"):
-        return activation
-    return None
+    return activation if activation in ("softmax", "sigmoid") else None
+
+
+def _output_of(layer):
+    try:
+        return layer.output
+    except Exception:  # a layer called at several places has no single output
+        return None
 
 
 def _is_model(layer) -> bool:

@@ -114,6 +114,7 @@ class Explanation:
     model: str
     untrained: bool = False
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    head: str = ""  # engine.heads.HeadKind value: what the probabilities are
 
     def index_of(self, class_index: int) -> int:
         return self.classes.index(class_index)

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import heads
 from engine.errors import ModelError, UntrustedModelError, first_line
+from engine.heads import HeadKind
 from engine.jobs import Prediction
 from engine.preprocess import PREPROCESS_MODES
 from engine.safe_files import require_regular_file
@@ -44,24 +46,26 @@ class ModelSpec:
 
 
 class Classifier:
+    """``head``: what the model's output means (``engine.heads.HeadKind`` or its value);
+    None decides it from the model's final layer. ``outputs_probabilities`` is the older way
+    to say "probabilities" (True: the output is used as it is) or "logits" (False)."""
     # Gradients run through Keras; a classifier without them (ONNX) says so here, and the
     # gradient methods refuse it with ``gradient_note``.
     supports_gradients = True
     gradient_note = ""
 
     def __init__(self, keras_model, name: str, class_names: list[str], preprocess_mode: str,
-                 untrained: bool = False, outputs_probabilities: bool = True, source: str = "",
-                 runtime: str | None = None, precision: str = "float32"):
+                 untrained: bool = False, outputs_probabilities: bool | None = None,
+                 source: str = "", runtime: str | None = None, precision: str = "float32",
+                 head: HeadKind | str | None = None):
         from engine.backend import make_model_forward
 
         if preprocess_mode not in PREPROCESS_MODES:
             raise ModelError(f"unknown preprocessing {preprocess_mode!r}")
         self.keras_model = keras_model
         self.name = name
-        self.class_names = list(class_names)
         self.preprocess_mode = preprocess_mode
         self.untrained = untrained
-        self.outputs_probabilities = outputs_probabilities
         self.source = source
         self.precision = precision
         self.labels_source = ""  # where the class names came from, for a model summary
@@ -70,11 +74,25 @@ class Classifier:
             raise ModelError(f"{name}: expected an image model with input (H, W, C), got {shape}")
         self.input_size: tuple[int, int] = (int(shape[1]), int(shape[2]))
         self.channels = int(shape[3])
+        if head is None and outputs_probabilities is not None:
+            head = HeadKind.PROBABILITIES if outputs_probabilities else HeadKind.LOGITS
+        self.head_kind = HeadKind(head) if head is not None else heads.keras_head(keras_model)
+        self.output_width = int(keras_model.output_shape[-1])
+        self.class_names = list(class_names)
+        expected = heads.class_count(self.head_kind, self.output_width)
+        if len(self.class_names) != expected:
+            raise ModelError(f"{name}: {len(self.class_names)} class names for a "
+                             f"{self.head_kind.value} head with {expected} classes")
         try:
             self._forward, self.runtime, self.runtime_note = make_model_forward(
                 keras_model, preprocess_mode, runtime, precision)
         except ValueError as exc:  # an impossible runtime choice: one clear line
             raise ModelError(f"{name}: {exc}") from exc
+
+    @property
+    def outputs_probabilities(self) -> bool:
+        """True when the model itself outputs probabilities (no softmax is added)."""
+        return self.head_kind is not HeadKind.LOGITS
 
     @property
     def num_classes(self) -> int:
@@ -103,9 +121,7 @@ class Classifier:
         if not np.all(np.isfinite(out)):  # cheap (N × classes); NaN would poison every result
             raise ModelError(f"{self.name}: the model's outputs are not finite numbers (NaN or infinity); "
                              "its weights or preprocessing are broken")
-        if not self.outputs_probabilities:
-            out = _softmax(out)
-        return out
+        return heads.to_probabilities(out, self.head_kind)
 
     def top_k(self, probabilities: np.ndarray, k: int) -> list[Prediction]:
         order = np.argsort(probabilities)[::-1][: max(1, k)]
@@ -119,6 +135,7 @@ class Classifier:
             "preprocess": self.preprocess_mode,
             "input_size": list(self.input_size),
             "num_classes": self.num_classes,
+            "head": self.head_kind.value,
             "channels": self.channels,
             "runtime": self.runtime,
             "precision": self.precision,
@@ -252,7 +269,7 @@ def _load_user_model(spec: ModelSpec) -> Classifier:
     _check_image_input(path.name, input_shape, spec)
     if isinstance(outputs, list) or len(outputs) != 2 or outputs[1] is None:
         raise ModelError(f"{path.name}: expected one output of class scores, got {outputs}")
-    return _user_classifier(spec, path, model, int(outputs[1]), _ends_in_probabilities(model))
+    return _user_classifier(spec, path, model, heads.keras_head(model))
 
 
 def _load_saved_model(spec: ModelSpec, path: Path) -> Classifier:
@@ -296,7 +313,6 @@ def _load_saved_model(spec: ModelSpec, path: Path) -> Classifier:
     if len(outputs) != 1 or outputs[0].shape.rank != 2 or outputs[0].shape[1] is None:
         found = [tuple(o.shape.as_list()) if o.shape.rank is not None else "?" for o in outputs]
         raise ModelError(f"{name}: expected one output of class scores (batch, classes), got {found}")
-    num_classes = int(outputs[0].shape[1])
     image = keras.Input(shape=shape[1:], dtype=input_spec.dtype.name, name="image")
     scores = layer(image)
     if isinstance(scores, dict):
@@ -304,15 +320,15 @@ def _load_saved_model(spec: ModelSpec, path: Path) -> Classifier:
     elif isinstance(scores, (list, tuple)):
         (scores,) = scores
     model = keras.Model(image, scores, name=name)
-    return _user_classifier(spec, path, model, num_classes, _probes_as_probabilities(model))
+    return _user_classifier(spec, path, model, _probed_head(model))
 
 
-def _user_classifier(spec: ModelSpec, path: Path, model, num_classes: int,
-                     outputs_probabilities: bool) -> Classifier:
+def _user_classifier(spec: ModelSpec, path: Path, model, head: HeadKind) -> Classifier:
+    num_classes = heads.class_count(head, int(model.output_shape[-1]))
     labels = spec.labels or labels_beside(path)
     names = read_labels(labels, num_classes) if labels else [f"class {i}" for i in range(num_classes)]
     classifier = Classifier(model, path.name or str(path), names, spec.preprocess or "none",
-                            outputs_probabilities=outputs_probabilities, source=str(path),
+                            head=head, source=str(path),
                             runtime=spec.runtime, precision=spec.precision)
     classifier.labels_source = str(labels) if labels else f"none found: class 0…{num_classes - 1}"
     return classifier
@@ -351,13 +367,9 @@ def _flat_specs(structure) -> list:
     return [s for s in tf.nest.flatten(structure) if isinstance(s, tf.TensorSpec)]
 
 
-def _probes_as_probabilities(model) -> bool:
-    """A SavedModel keeps no layer activations to read: look at what it outputs instead.
-
-    Scores that stay within [0, 1] for black, grey and noise inputs are taken as
-    probabilities (softmax or sigmoid); anything else as logits, turned into probabilities
-    by the classifier.
-    """
+def _probed_head(model) -> HeadKind:
+    """A SavedModel keeps no layer activations to read: look at what it outputs instead,
+    for black, grey and noise inputs (``engine.heads.probe_final_activation``)."""
     shape = model.input_shape[1:]
     rng = np.random.default_rng(0)
     probes = np.stack([np.zeros(shape), np.full(shape, 127.5), rng.uniform(0, 255, shape)]).astype(np.float32)
@@ -365,7 +377,7 @@ def _probes_as_probabilities(model) -> bool:
         scores = np.asarray(model(probes, training=False))
     except Exception as exc:
         raise ModelError(f"{model.name}: the model failed to run: {first_line(exc)}") from exc
-    return bool(np.all(np.isfinite(scores)) and scores.min() >= -1e-6 and scores.max() <= 1 + 1e-6)
+    return heads.decide(heads.probe_final_activation(scores), int(scores.shape[-1]))
 
 
 def _count(weights) -> int:
@@ -537,17 +549,6 @@ def _read_model_config(path: Path) -> str | None:
 def _code_refusal(name: str, what: str = "a Lambda layer") -> str:
     return (f"{name}: the model contains code ({what}) that would run when loaded; "
             "open it only if you trust the file (--trust-model)")
-
-
-def _ends_in_probabilities(model) -> bool:
-    activation = getattr(model.layers[-1], "activation", None)
-    return getattr(activation, "__name__", "") in ("softmax", "sigmoid")
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def _import_keras():

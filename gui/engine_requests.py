@@ -75,6 +75,7 @@ class ModelInfo:
     supports_gradients: bool = True
     gradient_note: str = ""
     facts: tuple[tuple[str, str], ...] = ()  # extra (caption, text) lines for the model summary
+    head: str = ""  # engine.heads.HeadKind value: what the model's output means
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ def describe_classifier(classifier, generation: int) -> ModelInfo:
                      precision=getattr(classifier, "precision", "float32"),
                      supports_gradients=bool(getattr(classifier, "supports_gradients", True)),
                      gradient_note=getattr(classifier, "gradient_note", ""),
-                     facts=tuple(_facts(classifier)))
+                     facts=tuple(_facts(classifier)),
+                     head=str(getattr(getattr(classifier, "head_kind", ""), "value", "")))
 
 
 def _facts(classifier) -> list[tuple[str, str]]:

@@ -40,7 +40,8 @@ class ModelSummaryDialog(QDialog):
         self.form = form
         form.setHorizontalSpacing(14)
         for key, caption in (("model", "Model"), ("source", "File"), ("input", "Input"),
-                             ("classes", "Classes"), ("preprocess", "Preprocessing"),
+                             ("classes", "Classes"), ("head", "Output"),
+                             ("preprocess", "Preprocessing"),
                              ("labels", "Class names from"), ("params", "Parameters")):
             label = QLabel()
             label.setObjectName(f"fact:{key}")
@@ -92,6 +93,7 @@ class ModelSummaryDialog(QDialog):
         self.facts["input"].setText(f"{width} × {height} pixels, {info.channels} channel"
                                     f"{'s' if info.channels != 1 else ''} ({channels})")
         self.facts["classes"].setText(_classes_text(info))
+        self.facts["head"].setText(_head_text(info.head))
         self.facts["preprocess"].setText(_preprocess_text(info.preprocess))
         self.facts["labels"].setText(info.labels_source or "—")
         self.facts["params"].setText(_params_text(total))
@@ -150,6 +152,14 @@ def _classes_text(info: ModelInfo) -> str:
     names = list(info.class_names)
     shown = ", ".join(names[:8]) + (f", … ({len(names) - 8} more)" if len(names) > 8 else "")
     return f"{info.num_classes}: {shown}" if names else str(info.num_classes)
+
+
+def _head_text(head: str) -> str:
+    from engine.heads import HeadKind, note
+
+    if head not in {k.value for k in HeadKind}:
+        return "—"
+    return note(head) or "probabilities (softmax)"
 
 
 def _preprocess_text(mode: str) -> str:

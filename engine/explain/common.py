@@ -44,6 +44,7 @@ def make_explanation(method: str, image: np.ndarray, classifier, targets: list[i
         model=classifier.label,
         untrained=classifier.untrained,
         extras=extras or {},
+        head=str(getattr(getattr(classifier, "head_kind", ""), "value", "")),
     )
 
 

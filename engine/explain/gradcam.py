@@ -42,7 +42,8 @@ def explain(image: np.ndarray, classifier, targets, params: GradCamParams | None
     image, targets, params = checked_inputs(image, classifier, targets, params, GradCamParams)
     cancel = cancel or CancelToken()
     started = time.perf_counter()
-    layer = params.layer or find_gradcam_layer(classifier.keras_model)
+    layer = params.layer or find_gradcam_layer(classifier.keras_model,
+                                               getattr(classifier, "head_kind", None))
     gradient = cached_gradient(classifier, layer, wrt_input=False)
     pixels = model_pixels(image, classifier)[None]
     batches = [targets[i:i + TARGETS_PER_PASS] for i in range(0, len(targets), TARGETS_PER_PASS)]

@@ -102,7 +102,8 @@ def explain(image: np.ndarray, classifier, targets,
     maps = attributions.sum(axis=-1)
     difference = scores[:, -1] - scores[:, 0]
     gap = maps.reshape(len(targets), -1).sum(axis=1) - difference
-    used = asdict(params) | {"score": class_score_name(classifier.keras_model)}
+    used = asdict(params) | {"score": class_score_name(classifier.keras_model,
+                                                       getattr(classifier, "head_kind", None))}
     return make_explanation(
         "ig", image, classifier, targets, maps, used, time.perf_counter() - started,
         len(jobs),

@@ -267,7 +267,8 @@ def _explainer_model(classifier, targets: tuple[int, ...]):
     pixels = keras.Input((height, width, 3), dtype="float32", name="pixels")
     prepared = to_input(classifier.preprocess_mode, classifier.channels == 1, name="preprocess")(pixels)
     scores = classifier.keras_model(prepared)
-    chosen = select(list(targets), classifier.num_classes, name="targets")(scores)
+    binary = getattr(classifier, "head_kind", None) == "binary"
+    chosen = select(list(targets), classifier.num_classes, binary, name="targets")(scores)
     return keras.Model(pixels, chosen, name="shap_wrapper")
 
 
@@ -298,16 +299,22 @@ def _layer_types():
 
     class SelectOutputs(keras.layers.Layer):
         """Keeps only the target classes: a matmul with a fixed one-hot matrix (a linear op
-        both explainers handle), so shap loops over K classes instead of all of them."""
+        both explainers handle), so shap loops over K classes instead of all of them. A
+        binary head's one output p becomes its two classes (1 − p, p) in the same affine op."""
 
-        def __init__(self, targets: list[int], num_classes: int, **kwargs):
+        def __init__(self, targets: list[int], num_classes: int, binary: bool = False, **kwargs):
             super().__init__(**kwargs)
             pick = np.zeros((num_classes, len(targets)), np.float32)
             pick[targets, np.arange(len(targets))] = 1.0
+            self.offset = np.zeros(len(targets), np.float32)
+            if binary:  # [1 − p, p] = p @ [[−1, 1]] + [1, 0], then the targets of those
+                self.offset = np.array([1.0, 0.0], np.float32) @ pick
+                pick = np.array([[-1.0, 1.0]], np.float32) @ pick
             self.pick = pick
 
         def call(self, y):
-            return ops.matmul(ops.cast(y, "float32"), ops.convert_to_tensor(self.pick))
+            picked = ops.matmul(ops.cast(y, "float32"), ops.convert_to_tensor(self.pick))
+            return picked + ops.convert_to_tensor(self.offset)
 
         def compute_output_shape(self, shape):
             return (shape[0], self.pick.shape[1])

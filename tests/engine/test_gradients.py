@@ -123,14 +123,15 @@ def test_layer_search_and_bad_layers(region_classifier, conv_classifier):
 
 def test_nested_base_model_and_softmax_activation_layer():
     """A pretrained-style base called as one layer, and softmax as its own layer: Grad-CAM
-    takes the base's output where the outer model calls it, and scores are the logits."""
+    finds the base's last convolution, can also take the base's output by its name, and
+    scores are the logits."""
     keras = import_keras()
     base_inputs = keras.Input((16, 16, 3))
     base = keras.Model(base_inputs, keras.layers.Conv2D(4, 3, name="inner")(base_inputs), name="base")
     inputs = keras.Input((16, 16, 3))
     hidden = keras.layers.Dense(3, name="logits")(keras.layers.GlobalAveragePooling2D()(base(inputs)))
     model = keras.Model(inputs, keras.layers.Activation("softmax")(hidden))
-    assert find_gradcam_layer(model) == "base"
+    assert find_gradcam_layer(model) == "inner"
     pixels = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3)).astype(np.uint8)
     result = make_gradient(model, "unit", "base")(pixels, np.array([[0, 1, 2]] * 2))
     assert result.activations.shape == (2, 14, 14, 4) and result.activation_grads.shape == (2, 3, 14, 14, 4)

@@ -212,6 +212,7 @@ def test_model_summary_shows_layers_shapes_and_parameters(win, qtbot, region_mod
     assert rows[-1][3] == f"{SIZE * SIZE * 3 * 2 + 2:,}"
     assert dialog.facts["input"].text().startswith(f"{SIZE} × {SIZE} pixels, 3 channels")
     assert dialog.facts["classes"].text() == "2: bright region, dark region"
+    assert dialog.facts["head"].text() == "probabilities (softmax)"  # a Dense softmax head
     assert dialog.facts["preprocess"].text().startswith("none")
     assert dialog.facts["labels"].text() == str(region_model_file.with_name("labels.txt"))
 
