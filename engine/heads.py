@@ -79,6 +79,17 @@ def keras_head(model) -> HeadKind:
     return decide(keras_final_activation(model), int(model.output_shape[-1]))
 
 
+def model_probabilities(raw: np.ndarray, kind: HeadKind, model_name: str) -> np.ndarray:
+    """``to_probabilities`` for what a model just returned, refusing non-finite outputs with one
+    line naming the model: a NaN would otherwise poison every score, map and accuracy after it."""
+    if not np.all(np.isfinite(raw)):  # cheap: N × classes
+        from engine.errors import ModelError
+
+        raise ModelError(f"{model_name}: the model's outputs are not finite numbers (NaN or infinity); "
+                         "its weights or preprocessing are broken")
+    return to_probabilities(raw, kind)
+
+
 def keras_final_activation(model) -> str | None:
     """The activation a Keras model applies last: "softmax", "sigmoid" or None. Read from
     the layer that produces the output, looking into nested models (the usual fine-tuning

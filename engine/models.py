@@ -118,10 +118,7 @@ class Classifier:
             out = self._forward(x)
         except Exception as exc:  # shape mismatches and backend failures become one clear line
             raise ModelError(f"{self.name}: the model failed to run: {first_line(exc)}") from exc
-        if not np.all(np.isfinite(out)):  # cheap (N × classes); NaN would poison every result
-            raise ModelError(f"{self.name}: the model's outputs are not finite numbers (NaN or infinity); "
-                             "its weights or preprocessing are broken")
-        return heads.to_probabilities(out, self.head_kind)
+        return heads.model_probabilities(out, self.head_kind, self.name)
 
     def top_k(self, probabilities: np.ndarray, k: int) -> list[Prediction]:
         order = np.argsort(probabilities)[::-1][: max(1, k)]

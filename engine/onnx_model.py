@@ -97,7 +97,7 @@ class OnnxClassifier:
             raw = self._forward(x)
         except Exception as exc:  # a shape mismatch or a runtime failure: one clear line
             raise ModelError(f"{self.name}: the model failed to run: {first_line(exc)}") from exc
-        return heads.to_probabilities(raw, self.head_kind)
+        return heads.model_probabilities(raw, self.head_kind, self.name)
 
     def top_k(self, probabilities: np.ndarray, k: int) -> list[Prediction]:
         order = np.argsort(probabilities)[::-1][: max(1, k)]
