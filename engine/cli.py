@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", type=Path, help="folder for metrics.json and confusion_matrix.png")
     evaluate.add_argument("--json", action="store_true", help="print metrics.json to stdout instead of a table")
 
+    from engine.batch_cli import add_batch_parser
+
+    add_batch_parser(commands, common)
+
     gui = commands.add_parser("gui", parents=[common], help="open the window (the default)")
     gui.add_argument("images", nargs="*", metavar="IMAGE")
     gui.add_argument("--explain", metavar="METHODS", help="start explaining the first image: shap, lime or shap,lime")
@@ -453,6 +457,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_explain(args)
         if args.command == "evaluate":
             return run_evaluate(args)
+        if args.command == "batch":
+            from engine.batch_cli import run_batch_command
+
+            return run_batch_command(args)
         parser.print_help()
         return EXIT_SETUP
     except (UsageError, EngineError, ValueError) as exc:

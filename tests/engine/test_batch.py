@@ -186,3 +186,20 @@ def test_a_folder_that_is_not_a_batch_run_is_not_written_into(tmp_path, conv_mod
     with pytest.raises(BatchRefused, match="not empty"):
         run_batch(BatchRun(root, out, settings(path)), lambda: classifier)
     assert (out / "summary.csv").read_text() == "my own file"
+
+
+def test_the_command_line_refuses_other_settings_in_one_line(tmp_path, conv_model, capsys):
+    from engine.cli import main
+
+    path, _ = conv_model
+    root = labelled_folder(tmp_path / "data", per_class=1, broken=False)
+    out = tmp_path / "out"
+    args = ["batch", str(root), "--out", str(out), "--model", str(path), "--method", "gradcam", "--classes", "1"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main([*args, "--seed", "5"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: {out} holds results of another model or other settings; use --restart to "
+                   "replace them, or choose another --out\n")
+    assert main([*args[:-2], "--classes", "9"]) == 2
+    assert capsys.readouterr().err.startswith("error: --classes 9: the model has only 2 classes")
