@@ -20,6 +20,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from engine.batch_index import INDEX_NAME, BatchIndex
 from engine.batch_worker import RESULTS_FOLDER, BatchSettings, ImageWorker
@@ -41,6 +42,8 @@ class BatchRun:
     workers: int = 1
     ray: str | None = None  # None: in this process; "auto" or a cluster address
     restart: bool = False
+    # Called after each image is recorded, with the outcome and the workers (Ray: the actors).
+    on_outcome: Callable | None = None
 
 
 def walk_images(root: Path, skip: Path | None = None):
@@ -124,7 +127,7 @@ def _run(run: BatchRun, index: BatchIndex, load_classifier, out, err) -> int:
         if run.ray is not None:
             from engine.batch_ray import run_on_ray
 
-            run_on_ray(run, pending, index, err)
+            run_on_ray(run, pending, index, err, on_outcome=run.on_outcome)
         else:
             _run_here(run, pending, index, classifier, err)
     except KeyboardInterrupt:
@@ -149,6 +152,8 @@ def _run_here(run: BatchRun, pending: list[str], index: BatchIndex, classifier, 
             index.record(outcome)
             report_outcome(outcome, bar, err)
             bar.update(1)
+            if run.on_outcome is not None:
+                run.on_outcome(outcome, [worker])
 
 
 def report_outcome(outcome, bar, err) -> None:

@@ -25,3 +25,15 @@ os.environ["IMAGE_EXPLAINER_CACHE"] = _CACHE
 def _remove_test_cache():
     yield
     shutil.rmtree(_CACHE, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def ray_runtime():
+    """One local Ray runtime for the whole run (starting one takes about 10 s)."""
+    import ray
+
+    from engine.batch_ray import connect
+
+    connect("auto", workers=2)
+    yield ray
+    ray.shutdown()
