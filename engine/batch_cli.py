@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def add_batch_parser(commands, common: argparse.ArgumentParser) -> None:
-    from engine.cli import _positive_int, _non_negative_int, add_explain_options
+    from engine.cli import _positive_int, add_explain_options
 
     batch = commands.add_parser("batch", parents=[common],
                                 help="explain every image of a folder tree, resumably, with a report")
@@ -17,8 +17,6 @@ def add_batch_parser(commands, common: argparse.ArgumentParser) -> None:
     batch.add_argument("--out", type=Path, required=True, metavar="DIR",
                        help="results, index.sqlite, summary.csv and report.html (run again to resume)")
     add_explain_options(batch)
-    batch.add_argument("--stability", type=_non_negative_int, default=0, metavar="N",
-                       help="re-run LIME (and IG with a noise baseline) N more times with other seeds")
     batch.add_argument("--png", action="store_true", help="also write one figure per class")
     spread = batch.add_argument_group("spreading the work")
     spread.add_argument("--workers", type=_positive_int, default=None,

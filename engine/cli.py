@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_explain_options(explain)
     explain.add_argument("--out", type=Path, help="folder for PNG, NPZ and JSON files")
     explain.add_argument("--json", action="store_true", help="print a JSON summary per image and method")
+    explain.add_argument("--recompute", action="store_true",
+                         help="compute again even when a stored result with the same model and settings exists")
     grid = explain.add_argument_group("images × classes grid")
     grid.add_argument("--grid", action="store_true",
                       help="one figure of all images × classes with one shared colour scale: "
@@ -129,6 +131,9 @@ def add_explain_options(parser: argparse.ArgumentParser) -> None:
                           help="deletion/insertion AUCs of each map beside a random map's (written to the JSON)")
     faithful.add_argument("--metric-steps", type=_positive_int, default=32,
                           help="pixel-removal steps for --metrics (default 32)")
+    faithful.add_argument("--stability", type=_non_negative_int, default=0, metavar="N",
+                          help="re-run LIME (and IG with a noise baseline) N more times with other seeds "
+                               "for a spread map and stability score (default 0: off)")
     lime = parser.add_argument_group("LIME")
     lime.add_argument("--samples", type=_positive_int, default=LimeParams.num_samples, help="default 1000")
     lime.add_argument("--num-features", type=_positive_int, default=LimeParams.num_features, help="default 1000")
@@ -259,9 +264,6 @@ def run_predict(args) -> int:
 
 
 def run_explain(args) -> int:
-    from engine import explain
-    from engine.export import summary, write_explanation
-
     methods = parse_methods(args.method)
     if args.grid and len(methods) != 1:
         raise UsageError("--grid draws one method: choose --method shap, shap-gradient or lime")
@@ -282,16 +284,29 @@ def run_explain(args) -> int:
         preload_background(params["shap-gradient"], classifier)
     if args.grid:
         return run_grid(args, methods[0], params[methods[0]], classifier)
+    return explain_images(args, methods, params, classifier)
+
+
+def explain_images(args, methods: list[str], params: dict, classifier) -> int:
+    """Each image through the pipeline, stored results reused unless ``--recompute``."""
+    import time
+
+    from engine.export import summary, write_explanation
+    from engine.pipeline import ExplainRequest
+    from engine.stored_run import StoredPipeline, default_store
+
     summaries = []
     inputs = ModelInputs(args.images, classifier)
-    for path, image in inputs:
-        predictions = classifier.top_k(classifier.predict(image)[0], args.classes)
-        targets = [p.index for p in predictions]
-        for method in methods:
+    with default_store() as store:
+        runner = StoredPipeline(store, classifier)
+        for path, image in inputs:
+            request = ExplainRequest(methods=tuple(methods), image=image,
+                                     params={m: params[m] for m in methods}, classes=args.classes,
+                                     seed=args.seed, scoring=args.metrics, scoring_steps=args.metric_steps,
+                                     stability=args.stability)
             bar = _progress_bar("evals")
             try:
-                result = explain.run(method, image, classifier, targets, params[method], progress=bar)
-                faithfulness = _faithfulness(args, image, classifier, result)
+                result = runner.run(request, recompute=args.recompute, progress=bar or _silent)
             except EngineError as exc:
                 _error(exc, path)
                 inputs.failed += 1
@@ -299,32 +314,29 @@ def run_explain(args) -> int:
             finally:
                 if bar:
                     bar.close()
-            info = summary(result, path, predictions, faithfulness)
-            summaries.append(info)
-            if args.out:
-                write_explanation(args.out, Path(path).stem, result, path, predictions,
-                                  faithfulness=faithfulness)
-            if not args.json:
-                names = ", ".join(f"{n} ({p:.1%})" for n, p in zip(result.class_names, result.probabilities))
-                print(f"{path}  {method}: {names}  in {result.timings['explain_s']:.1f} s  [{result.model}]")
+            predictions = result.predictions[: args.classes]
+            for method, why in result.skipped.items():
+                _error(EngineError(f"{method}: {why}"), path)
+                inputs.failed += 1
+            for method in methods:
+                explanation = result.explanations.get(method)
+                if explanation is None:
+                    continue
+                scores, stability = result.scores.get(method), result.stability.get(method)
+                summaries.append(summary(explanation, path, predictions, scores, stability))
+                if args.out:
+                    write_explanation(args.out, Path(path).stem, explanation, path, predictions,
+                                      faithfulness=scores, stability=stability)
+                if not args.json:
+                    names = ", ".join(f"{n} ({p:.1%})" for n, p in
+                                      zip(explanation.class_names, explanation.probabilities))
+                    stored = result.stored_at.get(method)
+                    when = (f"stored {time.strftime('%Y-%m-%d %H:%M', time.localtime(stored))}"
+                            if stored is not None else f"in {explanation.timings['explain_s']:.1f} s")
+                    print(f"{path}  {method}: {names}  {when}  [{explanation.model}]")
     if args.json:
         print(json.dumps(summaries, indent=2, default=str))
     return EXIT_SOME_FAILED if inputs.failed else EXIT_OK
-
-
-def _faithfulness(args, image, classifier, result) -> dict | None:
-    """Deletion/insertion scores for ``--metrics`` (None without it)."""
-    if not args.metrics:
-        return None
-    from engine.metrics import faithfulness
-
-    bar = _progress_bar("evals")
-    try:
-        return faithfulness(image, classifier, result, steps=args.metric_steps, seed=args.seed,
-                            progress=bar or _silent)
-    finally:
-        if bar:
-            bar.close()
 
 
 def _validated(params):

@@ -146,6 +146,7 @@ class ResultSet:
     skipped: dict[str, str] = field(default_factory=dict)  # method -> why it could not run
     timings: dict[str, float] = field(default_factory=dict)  # stage name -> seconds
     reused: tuple[str, ...] = ()  # methods a hook supplied instead of computing them
+    stored_at: dict[str, float] = field(default_factory=dict)  # method -> when a stored result was made
 
 
 @dataclass
@@ -157,8 +158,9 @@ class Hooks:
     - ``shown()``: called right after ``finished``; the window blocks here briefly until
       the result is on screen, so drawing does not compete with the next stage.
     - ``between_batches()``: called after every model batch; the window serves previews.
-    - ``reuse(method, image, targets)``: an Explanation computed earlier (a preview, a
-      stored result) to use instead of running ``method``; None to compute it.
+    - ``reuse(method, image, targets)``: an Explanation computed earlier (a preview), or a
+      stored result (``engine.store.StoredResult``: its scores and stability come along),
+      to use instead of running ``method``; None to compute it.
     """
 
     finished: Callable[[str, str, object], None] | None = None
@@ -232,7 +234,8 @@ def run(request: ExplainRequest, classifier, progress: ProgressFn = no_progress,
     probabilities = classifier.predict(image[None])[0]
     targets = choose_targets(request, classifier, probabilities)
     result = ResultSet(image=image, targets=targets,
-                       predictions=classifier.top_k(probabilities, min(PREDICTION_COUNT, classifier.num_classes)))
+                       predictions=classifier.top_k(probabilities, min(max(PREDICTION_COUNT, len(targets)),
+                                                                        classifier.num_classes)))
     result.timings["predict"] = time.perf_counter() - started
     stages = plan(replace(request, classes=len(targets)) if isinstance(request.classes, int) else request)
     counter = _Progress(stages, progress, hooks)
@@ -240,8 +243,8 @@ def run(request: ExplainRequest, classifier, progress: ProgressFn = no_progress,
     for stage in stages:
         cancel.raise_if_cancelled()
         method = stage.method
-        if stage.kind != "explain" and method not in result.explanations:
-            counter.finish(stage)  # its explanation was skipped
+        if stage.kind != "explain" and (method not in result.explanations or _have(result, stage)):
+            counter.finish(stage)  # its explanation was skipped, or this came stored with it
             continue
         params = request.method_params(method)
         counter.start(stage)
@@ -250,6 +253,7 @@ def run(request: ExplainRequest, classifier, progress: ProgressFn = no_progress,
             value = hooks.reuse(method, image, targets) if hooks.reuse else None
             if value is not None:
                 reused.append(method)
+                value = _take_stored(value, method, result)
             else:
                 try:
                     value = explain.run(method, image, classifier, targets, params,
@@ -282,6 +286,23 @@ def run(request: ExplainRequest, classifier, progress: ProgressFn = no_progress,
     result.reused = tuple(reused)
     result.timings["total"] = time.perf_counter() - started
     return result
+
+
+def _take_stored(value, method: str, result: ResultSet) -> Explanation:
+    """A reused Explanation as it is; a stored result brings its scores and stability too."""
+    if not hasattr(value, "explanation"):
+        return value
+    if value.scores is not None:
+        result.scores[method] = value.scores
+    if value.stability is not None:
+        result.stability[method] = value.stability
+    result.stored_at[method] = value.created
+    return value.explanation
+
+
+def _have(result: ResultSet, stage: Stage) -> bool:
+    part = {"score": result.scores, "stability": result.stability, "sanity": result.sanity}[stage.kind]
+    return stage.method in part
 
 
 def score(image, classifier, explanation: Explanation, request: ExplainRequest,
