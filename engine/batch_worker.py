@@ -82,9 +82,13 @@ class ImageWorker:
             self._params["shap-gradient"] = replace(background, background_images=images)
 
     def true_name(self, relpath: str) -> str | None:
-        """The class a labelled folder gives the image (``cat/x.jpg`` -> "cat"), if any."""
-        parent = Path(relpath).parent.name
-        return self._labels.get(self._normalise(parent)) if parent else None
+        """The class a labelled folder gives the image (``cat/x.jpg`` and ``cat/2024/x.jpg``
+        -> "cat"): the nearest enclosing folder named like a class, if any."""
+        for folder in reversed(Path(relpath).parent.parts):
+            name = self._labels.get(self._normalise(folder))
+            if name is not None:
+                return name
+        return None
 
     def process(self, relpath: str, image: np.ndarray | None = None, error: str = "") -> ImageOutcome:
         """Explain one image; a file or model failure comes back as a failed outcome."""

@@ -203,3 +203,12 @@ def test_the_command_line_refuses_other_settings_in_one_line(tmp_path, conv_mode
                    "replace them, or choose another --out\n")
     assert main([*args[:-2], "--classes", "9"]) == 2
     assert capsys.readouterr().err.startswith("error: --classes 9: the model has only 2 classes")
+
+
+def test_the_true_class_comes_from_the_nearest_folder_named_like_a_class(conv_model, tmp_path):
+    path, classifier = conv_model
+    worker = ImageWorker(settings(path), tmp_path, tmp_path / "out", classifier=classifier)
+    assert worker.true_name("left/2024/x.png") == "left"
+    assert worker.true_name("Right/x.png") == "right"
+    assert worker.true_name("right/left/x.png") == "left"
+    assert worker.true_name("x.png") is None and worker.true_name("other/x.png") is None
