@@ -130,3 +130,29 @@ def test_fingerprints_follow_the_weights_and_the_preprocessing(region_classifier
     image = np.zeros((4, 4, 3), np.uint8)
     assert image_hash(image) != image_hash(np.zeros((4, 4, 3), np.uint8) + 1)
     assert image_hash(image) != image_hash(np.zeros((2, 8, 3), np.uint8))
+
+
+def test_the_pipeline_reuses_a_stored_result_with_its_scores_and_computes_nothing(
+        region_classifier, region_image, tmp_path):
+    from test_pipeline import SMALL, CountingClassifier
+
+    from engine.pipeline import ExplainRequest
+    from engine.stored_run import StoredPipeline
+
+    request = ExplainRequest(methods=("lime",), image=region_image, classes=1, params=SMALL, scoring=True,
+                             scoring_steps=3, stability=1)
+    with ResultStore(tmp_path) as store:
+        first = StoredPipeline(store, region_classifier).run(request)
+        counting = CountingClassifier(region_classifier)
+        again = StoredPipeline(store, counting).run(request)
+        assert counting.rows == 1  # the prediction that finds the classes; nothing else
+        assert again.reused == ("lime",) and again.stored_at["lime"] > 0
+        np.testing.assert_array_equal(again.explanations["lime"].maps, first.explanations["lime"].maps)
+        assert again.scores["lime"]["deletion_auc"] == first.scores["lime"]["deletion_auc"]
+        np.testing.assert_array_equal(again.stability["lime"]["spread"], first.stability["lime"]["spread"])
+        other = StoredPipeline(store, counting).run(ExplainRequest(
+            methods=("lime",), image=region_image, classes=1, params=SMALL, scoring=True, scoring_steps=4,
+            stability=1))
+        assert other.reused == () and counting.rows > 1
+        recomputed = StoredPipeline(store, region_classifier).run(request, recompute=True)
+        assert recomputed.reused == ()
