@@ -212,3 +212,11 @@ def test_the_true_class_comes_from_the_nearest_folder_named_like_a_class(conv_mo
     assert worker.true_name("Right/x.png") == "right"
     assert worker.true_name("right/left/x.png") == "left"
     assert worker.true_name("x.png") is None and worker.true_name("other/x.png") is None
+
+
+def test_without_ray_installed_the_ray_option_says_how_to_install_it(monkeypatch, tmp_path, capsys):
+    from engine.cli import main
+
+    monkeypatch.setitem(__import__("sys").modules, "ray", None)  # import ray now fails
+    assert main(["batch", str(tmp_path), "--out", str(tmp_path / "out"), "--ray", "auto"]) == 2
+    assert capsys.readouterr().err == "error: --ray needs Ray: pip install -r requirements-ray.txt (ray 2.60.0)\n"
