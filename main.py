@@ -5,6 +5,7 @@
     python main.py predict IMAGE...     top classes
     python main.py explain IMAGE...     SHAP / LIME explanations (--grid: images × classes)
     python main.py evaluate FOLDER      accuracy + confusion matrix on class sub-folders
+    python main.py batch FOLDER --out DIR   every image of a folder tree, resumable, with a report
     python main.py self-test            headless check of a built app
 """
 
@@ -14,7 +15,7 @@ import sys
 
 from engine.runtime import prepare_environment
 
-HEADLESS = {"predict", "explain", "evaluate", "self-test"}
+HEADLESS = {"predict", "explain", "evaluate", "batch", "self-test"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ from engine.explain.shap_partition import MAX_BLUR_KERNEL, ShapParams, check_blu
 from engine.preprocess import PREPROCESS_MODES
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_SETUP = 0, 1, 2
+DEFAULT_CLASSES = 3  # top classes explained when --classes is not given
 METHOD_NAMES = ("shap", "lime", "shap-gradient", "gradcam", "ig")
 GRID_ALL_CLASSES_LIMIT = 10
 
@@ -85,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--overwrite", action="store_true",
                          help="replace result files that exist already (otherwise the run stops first)")
     explain.add_argument("--json", action="store_true", help="print a JSON summary per image and method")
+    explain.add_argument("--recompute", action="store_true",
+                         help="compute again even when a stored result with the same model and settings exists")
     grid = explain.add_argument_group("images × classes grid")
     grid.add_argument("--grid", action="store_true",
                       help="one figure of all images × classes with one shared colour scale: "
@@ -103,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--overwrite", action="store_true",
                           help="replace metrics.json / confusion_matrix.png if they exist")
     evaluate.add_argument("--json", action="store_true", help="print metrics.json to stdout instead of a table")
+
+    from engine.batch_cli import add_batch_parser
+
+    add_batch_parser(commands, common)
 
     gui = commands.add_parser("gui", parents=[common], help="open the window (the default)")
     gui.add_argument("images", nargs="*", metavar="IMAGE")
@@ -123,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_explain_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="shap", help="shap, lime, or both: shap,lime (default shap)")
-    parser.add_argument("--classes", type=_positive_int, default=3, help="explain the top K classes (default 3)")
+    parser.add_argument("--classes", type=_positive_int, default=None,
+                        help=f"explain the top K classes (default {DEFAULT_CLASSES}, or every class of a "
+                             "model with fewer)")
     parser.add_argument("--seed", type=_seed, default=0, help=f"random seed, 0 to {MAX_SEED} (default 0)")
     shap = parser.add_argument_group("SHAP (Partition)")
     shap.add_argument("--masker", type=_masker, default=ShapParams.masker,
@@ -157,6 +166,9 @@ def add_explain_options(parser: argparse.ArgumentParser) -> None:
                                "compare the maps (rank correlation, SSIM; written to the JSON)")
     faithful.add_argument("--sanity-steps", type=_positive_int, default=5,
                           help="cascade steps for --sanity: the head, then runs of deeper layers (default 5)")
+    faithful.add_argument("--stability", type=_non_negative_int, default=0, metavar="N",
+                          help="re-run LIME (and IG with a noise baseline) N more times with other seeds "
+                               "for a spread map and stability score (default 0: off)")
     lime = parser.add_argument_group("LIME")
     lime.add_argument("--samples", type=_positive_int, default=LimeParams.num_samples, help="default 1000")
     lime.add_argument("--num-features", type=_positive_int, default=LimeParams.num_features, help="default 1000")
@@ -313,9 +325,18 @@ def run_predict(args) -> int:
     return EXIT_SOME_FAILED if inputs.failed else EXIT_OK
 
 
+def classes_to_explain(args, classifier) -> int:
+    """``--classes`` as given (refused when the model has fewer), else the default, at most
+    the model's class count (a binary model explains its two classes)."""
+    if args.classes is None:
+        return min(DEFAULT_CLASSES, classifier.num_classes)
+    if args.classes > classifier.num_classes and not (getattr(args, "grid", False) and args.all_classes):
+        raise UsageError(f"--classes {args.classes}: the model has only {classifier.num_classes} classes")
+    return args.classes
+
+
 def run_explain(args) -> int:
     from engine import explain
-    from engine.export import summary, write_explanation
     from engine.outputs import check_output_folder, distinct_stems, explanation_files, refuse_existing
 
     methods = parse_methods(args.method)
@@ -342,10 +363,19 @@ def run_explain(args) -> int:
     if not paths:
         return EXIT_SOME_FAILED
     classifier = load_classifier_for_cli(args)
-    for method in methods:  # before any image: a method this model cannot run is a setup error
-        explain.refuse_without_gradients(method, classifier)
-    if args.classes > classifier.num_classes and not (args.grid and args.all_classes):
-        raise UsageError(f"--classes {args.classes}: the model has only {classifier.num_classes} classes")
+    runnable = []
+    for method in methods:  # before any image: said once, and the other methods still run
+        try:
+            explain.refuse_without_gradients(method, classifier)
+            runnable.append(method)
+        except EngineError as exc:
+            print(f"error: {method} skipped: {strict_one_line(exc)}", file=sys.stderr)
+    if not runnable:
+        return EXIT_SETUP
+    if len(runnable) < len(methods):
+        failed += 1
+        methods = runnable
+    args.classes = classes_to_explain(args, classifier)
     if args.all_classes and classifier.num_classes > GRID_ALL_CLASSES_LIMIT:
         raise UsageError(f"--all-classes: the model has {classifier.num_classes} classes; the grid shows all "
                          f"classes only up to {GRID_ALL_CLASSES_LIMIT} (use --classes K)")
@@ -358,25 +388,36 @@ def run_explain(args) -> int:
         preload_background(params["shap-gradient"], classifier)
     if args.grid:
         return run_grid(args, methods[0], params[methods[0]], classifier, paths, failed)
+    return explain_images(args, methods, params, classifier, paths, failed, stem_of)
+
+
+def explain_images(args, methods: list[str], params: dict, classifier, paths: list[str], failed: int,
+                   stem_of: dict[str, str]) -> int:
+    """Each image through the one pipeline, stored results reused unless ``--recompute``.
+    A method this model cannot run is said once and skipped; the others go on (exit 1)."""
+    import time
+
+    from engine.export import summary, write_explanation
+    from engine.outputs import explanation_files
+    from engine.pipeline import ExplainRequest
+    from engine.stored_run import StoredPipeline, default_store
+
     summaries = []
-    unusable: set[str] = set()  # methods this model cannot run: said once, then skipped
     inputs = ModelInputs(paths, classifier, failed)
-    for path, image in inputs:
-        predictions = classifier.top_k(classifier.predict(image)[0], args.classes)
-        targets = [p.index for p in predictions]
-        for method in methods:
-            if method in unusable:
-                continue
+    with default_store() as store:
+        runner = StoredPipeline(store, classifier)
+        for path, image in inputs:
+            request = ExplainRequest(methods=tuple(methods), image=image,
+                                     params={m: params[m] for m in methods}, classes=args.classes,
+                                     seed=args.seed, scoring=args.metrics, scoring_steps=args.metric_steps,
+                                     stability=args.stability, sanity=args.sanity,
+                                     sanity_steps=args.sanity_steps)
             bar = _progress_bar("evals")
             try:
-                result = explain.run(method, image, classifier, targets, params[method], progress=bar)
-                faithfulness = _faithfulness(args, image, classifier, result)
-                sanity = _sanity(args, image, classifier, result, params[method])
-            except ValueError as exc:  # the method cannot work on this model (no conv layer, ...)
-                unusable.add(method)
-                inputs.failed += 1
-                print(f"error: {method} skipped: {strict_one_line(exc)}", file=sys.stderr)
-                continue
+                result = runner.run(request, recompute=args.recompute, progress=bar or _silent)
+            except ValueError as exc:  # the only method asked for cannot work on this model
+                print(f"error: {methods[0]} skipped: {strict_one_line(exc)}", file=sys.stderr)
+                return EXIT_SOME_FAILED
             except EngineError as exc:
                 _error(exc, path)
                 inputs.failed += 1
@@ -384,19 +425,36 @@ def run_explain(args) -> int:
             finally:
                 if bar:
                     bar.close()
-            info = summary(result, path, predictions, faithfulness, sanity=sanity)
-            summaries.append(info)
-            if args.out:
-                stem = stem_of[path]
-                info["output_name"] = stem
-                old = explanation_files(args.out, stem, method)
-                written = write_explanation(args.out, stem, result, path, predictions,
-                                            faithfulness=faithfulness, sanity=sanity)
-                for stale in set(old) - set(written):  # --overwrite: no PNG of an older run stays behind
-                    stale.unlink(missing_ok=True)
-            if not args.json:
-                names = ", ".join(f"{n} ({p:.1%})" for n, p in zip(result.class_names, result.probabilities))
-                say(f"{path}  {method}: {names}  in {result.timings['explain_s']:.1f} s  [{result.model}]")
+            for method, why in result.skipped.items():  # said once, then not asked for again
+                print(f"error: {method} skipped: {strict_one_line(why)}", file=sys.stderr)
+                methods = [m for m in methods if m != method]
+                inputs.failed += 1
+            predictions = result.predictions[: args.classes]
+            for method in request.methods:
+                explanation = result.explanations.get(method)
+                if explanation is None:
+                    continue
+                scores, stability = result.scores.get(method), result.stability.get(method)
+                sanity = result.sanity.get(method)
+                info = summary(explanation, path, predictions, scores, stability, sanity)
+                summaries.append(info)
+                if args.out:
+                    stem = stem_of[path]
+                    info["output_name"] = stem
+                    old = explanation_files(args.out, stem, method)
+                    written = write_explanation(args.out, stem, explanation, path, predictions,
+                                                faithfulness=scores, stability=stability, sanity=sanity)
+                    for stale in set(old) - set(written):  # --overwrite: no PNG of an older run stays
+                        stale.unlink(missing_ok=True)
+                if not args.json:
+                    names = ", ".join(f"{n} ({p:.1%})" for n, p in
+                                      zip(explanation.class_names, explanation.probabilities))
+                    stored = result.stored_at.get(method)
+                    when = (f"stored {time.strftime('%Y-%m-%d %H:%M', time.localtime(stored))}"
+                            if stored is not None else f"in {explanation.timings['explain_s']:.1f} s")
+                    say(f"{path}  {method}: {names}  {when}  [{explanation.model}]")
+            if not methods:
+                break
     if args.json:
         say(strict_json.dumps(summaries))
     return EXIT_SOME_FAILED if inputs.failed else EXIT_OK
@@ -405,36 +463,6 @@ def run_explain(args) -> int:
 def grid_files(out: Path, pdf: bool) -> list[Path]:
     names = ["grid.png", "grid.npz", "grid.json"] + (["grid.pdf"] if pdf else [])
     return [Path(out) / name for name in names]
-
-
-def _faithfulness(args, image, classifier, result) -> dict | None:
-    """Cell-level faithfulness (SRG, random band) for ``--metrics`` (None without it)."""
-    if not args.metrics:
-        return None
-    from engine.metrics import faithfulness
-
-    bar = _progress_bar("evals")
-    try:
-        return faithfulness(image, classifier, result, steps=args.metric_steps, seed=args.seed,
-                            progress=bar or _silent)
-    finally:
-        if bar:
-            bar.close()
-
-
-def _sanity(args, image, classifier, result, params) -> dict | None:
-    """Cascading randomisation for ``--sanity`` (None without it)."""
-    if not args.sanity:
-        return None
-    from engine.sanity import SanityParams, sanity_check
-
-    bar = _progress_bar("evals")
-    try:
-        return sanity_check(image, classifier, result, params, SanityParams(args.sanity_steps, args.seed),
-                            progress=bar or _silent)
-    finally:
-        if bar:
-            bar.close()
 
 
 def _validated(params):
@@ -586,6 +614,10 @@ def main(argv: list[str] | None = None) -> int:
             status = run_explain(args)
         elif args.command == "evaluate":
             status = run_evaluate(args)
+        elif args.command == "batch":
+            from engine.batch_cli import run_batch_command
+
+            status = run_batch_command(args)
         else:
             parser.print_help()
             status = EXIT_SETUP

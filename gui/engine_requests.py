@@ -1,8 +1,10 @@
 """What crosses between the GUI thread and the engine thread: small dataclasses and numpy arrays.
 
-Nothing here imports keras or the explainers, so the window can build these before the model
-(or TensorFlow) has loaded. Explainer parameters travel as plain dicts and become
-``ShapParams`` / ``LimeParams`` inside the worker.
+Nothing here imports keras, so the window can build these before the model (or TensorFlow)
+has loaded. Explainer parameters travel as plain dicts and become ``ShapParams`` /
+``LimeParams`` inside the worker; how many model evaluations a job makes comes from
+``engine.pipeline`` (imported here, at start-up, so planning a job never pays for the
+import while the window is in use).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from engine import pipeline
 from engine.jobs import CancelToken
 
 PREDICTION_COUNT = 5  # rows in the predictions panel
@@ -132,13 +135,29 @@ class ExplainJob:
     # engine has them; those on screen at submit, so the plan counts them.
     score_preview: tuple[str, ...] = ()
 
+    def method_params(self) -> dict:
+        """Each method's typed parameters, as the engine will run them."""
+        types = pipeline.PARAMS_TYPES
+        return {"shap": types["shap"](**self.shap), "lime": types["lime"](**self.lime),
+                "ig": types["ig"](**self.ig), "gradcam": types["gradcam"](),
+                "shap-gradient": types["shap-gradient"](**self.background)}
+
+    def planned_by_stage(self) -> dict[str, int]:
+        """Model evaluations of each stage, from the explainers' own parameters (engine.pipeline)."""
+        params = self.method_params()
+        planned = {m: pipeline.method_evaluations(m, p, self.classes) for m, p in params.items()}
+        # Each scoring stage's total as if it computed the random band (the first one does).
+        planned["faithfulness"] = self.faithfulness_evaluations(band=True)
+        for method in ("gradcam", "ig"):
+            planned[f"preview-faithfulness:{method}"] = (planned["faithfulness"]
+                                                         if method in self.scored_previews else 0)
+        planned.update({f"stability:{m}": self.stability_evaluations(m) for m in self.stability_methods()})
+        return planned
+
     def planned_evaluations(self) -> int:
         """Model evaluations the whole job will make, as far as the settings say."""
-        plan = {"shap": int(self.shap.get("max_evals", 500)),
-                "lime": int(self.lime.get("num_samples", 1000)),
-                "ig": int(self.ig.get("steps", 32)) * max(1, self.classes),
-                "shap-gradient": self.background_evaluations()}
-        total = sum(plan.get(m, 0) for m in self.methods)
+        planned = self.planned_by_stage()
+        total = sum(planned[m] for m in self.methods)
         scored = len(self.methods) * (self.faithfulness_steps > 0) + len(self.scored_previews)
         if scored:
             # The random band is evaluated for the first map and shared by the others.
@@ -155,28 +174,26 @@ class ExplainJob:
 
     def stability_methods(self) -> list[str]:
         """This job's methods that stability re-runs repeat (those with randomness)."""
-        from engine.stability import varies_with_seed
-
         if self.stability_runs <= 0:
             return []
-        return [m for m in self.methods if varies_with_seed(m, self.ig if m == "ig" else self.lime)]
+        params = self.method_params()
+        return [m for m in self.methods if pipeline.has_randomness(m, params[m])]
 
     def stability_evaluations(self, method: str | None = None) -> int:
         """Model evaluations of the stability re-runs (of one method, or all)."""
-        per_run = {"lime": int(self.lime.get("num_samples", 1000)),
-                   "ig": int(self.ig.get("steps", 32)) * max(1, self.classes)}
+        params = self.method_params()
         methods = self.stability_methods() if method is None else [method]
-        return self.stability_runs * sum(per_run.get(m, 0) for m in methods)
+        return self.stability_runs * sum(pipeline.method_evaluations(m, params[m], self.classes)
+                                         for m in methods)
 
     def background_evaluations(self) -> int:
         """Background-set SHAP, as GradientExplainer counts it (DeepExplainer is similar)."""
-        return int(self.background.get("samples", 200)) * max(1, self.classes) + 1
+        return pipeline.method_evaluations("shap-gradient", self.method_params()["shap-gradient"],
+                                           self.classes)
 
     def faithfulness_evaluations(self, band: bool = False) -> int:
         """One map's scoring (engine.metrics.faithfulness); ``band``: with the random band."""
-        from engine.metrics import faithfulness_evaluations
-
-        return faithfulness_evaluations(max(1, self.classes), self.faithfulness_steps, band_cached=not band)
+        return pipeline.scoring_evaluations(self.classes, self.faithfulness_steps, band=band)
 
     @property
     def finished(self) -> bool:

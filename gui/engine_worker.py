@@ -106,15 +106,7 @@ class _JobProgress:
         self._worker = worker
         self.job = job
         self.cancel_reported = False  # jobCancelled already sent (see EngineWorker._report_cancel)
-        self._planned = {"shap": int(job.shap.get("max_evals", 500)),
-                         "lime": int(job.lime.get("num_samples", 1000)),
-                         "ig": int(job.ig.get("steps", 32)) * max(1, job.classes),
-                         "faithfulness": job.faithfulness_evaluations(band=True),
-                         "shap-gradient": job.background_evaluations()}
-        self._planned.update({f"stability:{m}": job.stability_evaluations(m) for m in job.stability_methods()})
-        for method in ("gradcam", "ig"):
-            self._planned[f"preview-faithfulness:{method}"] = (job.faithfulness_evaluations(band=True)
-                                                               if method in job.scored_previews else 0)
+        self._planned = job.planned_by_stage()  # from engine.pipeline: the explainers' own numbers
         self._offset = 0
         self._method_total = 0
         self.done = 0
@@ -256,37 +248,9 @@ class EngineWorker(QObject):
         self.preparing.emit(True)
         self._warming = True
         try:
-            import skimage.data
+            from engine.pipeline import warm_up
 
-            from engine import explain
-            from engine.explain.integrated_gradients import IntegratedGradientsParams
-            from engine.explain.lime_image import LimeParams
-            from engine.explain.shap_partition import ShapParams
-            from engine.images import fit_to_model
-
-            # A real photo, so segmentation does what it does on the person's images.
-            image = fit_to_model(skimage.data.chelsea(), classifier.input_size)
-
-            def between_batches(done: int, total: int, stage: str) -> None:
-                self.serve_predictions()
-
-            explain.run("shap", image, classifier, [0], ShapParams(max_evals=10, batch_size=10),
-                        progress=between_batches, cancel=self._stopping)
-            explain.run("lime", image, classifier, [0],
-                        LimeParams(num_samples=2, num_features=1, batch_size=2),
-                        progress=between_batches, cancel=self._stopping)
-            # Trace the gradient functions now, so the first Grad-CAM preview (and IG job) is
-            # quick. (Tracing ResNet-50's gradient lazily in the first preview, with the
-            # window busy, crashed TensorFlow in tests; traced here it is reliable.)
-            if classifier.supports_gradients:
-                try:
-                    explain.run("gradcam", image, classifier, [0], cancel=self._stopping)
-                except ValueError:
-                    pass  # no convolutional layer: this model gets no previews
-                explain.run("ig", image, classifier, [0], IntegratedGradientsParams(steps=2),
-                            progress=between_batches, cancel=self._stopping)
-            # Faithfulness feeds float32 images: trace that forward pass now too.
-            classifier.predict(image[None].astype("float32"))
+            warm_up(classifier, between_batches=self.serve_predictions, cancel=self._stopping)
         except Exception:  # noqa: BLE001 - warm-up only (Cancelled included); jobs report their own
             pass
         finally:

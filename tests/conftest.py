@@ -40,3 +40,13 @@ def efficientnet_lite0():
     from real_model import efficientnet_lite0_keras
 
     return lambda variant="softmax": efficientnet_lite0_keras(_REAL_MODELS, variant)
+@pytest.fixture(scope="session")
+def ray_runtime():
+    """One local Ray runtime for the whole run (starting one takes about 10 s)."""
+    import ray
+
+    from engine.batch_ray import connect
+
+    connect("auto", workers=2)
+    yield ray
+    ray.shutdown()

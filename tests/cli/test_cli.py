@@ -52,8 +52,9 @@ def test_explain_writes_json_npz_png_and_is_reproducible(workspace, tmp_path):
             "--classes", "2", "--max-evals", "120", "--samples", "120", "--seed", "3"]
     first = run(*args, "--out", tmp_path / "a")
     assert first.returncode == 0, first.stderr
-    second = run(*args, "--out", tmp_path / "b")
+    second = run(*args, "--out", tmp_path / "b", "--recompute")
     assert second.returncode == 0, second.stderr
+    assert "stored" not in second.stdout  # computed again, not read back
     for method in ("shap", "lime"):
         summary = json.loads((tmp_path / "a" / f"region.{method}.json").read_text())
         assert summary["method"] == method and summary["image"] == str(workspace / "region.png")
@@ -180,6 +181,44 @@ def test_faithfulness_and_sanity_json(workspace, tmp_path):
         assert arrays["metrics_morf_curves"].shape == (2, 21)
         assert arrays["sanity_maps"].shape == (1, 2, 64, 64)
     assert Image.open(tmp_path / "out" / "texture.ig.0.png").size[0] > 400
+
+
+def test_explain_reuses_a_stored_result_with_the_same_settings_only(workspace, tmp_path):
+    args = ["explain", workspace / "region.png", *model_args(workspace), "--method", "lime",
+            "--classes", "1", "--samples", "60", "--seed", "11"]
+    first = run(*args, "--out", tmp_path / "a")
+    assert first.returncode == 0, first.stderr
+    assert "stored" not in first.stdout
+    again = run(*args, "--out", tmp_path / "b")
+    assert again.returncode == 0, again.stderr
+    assert "lime: bright region" in again.stdout and " stored 20" in again.stdout
+    with np.load(tmp_path / "a" / "region.lime.npz") as a, np.load(tmp_path / "b" / "region.lime.npz") as b:
+        np.testing.assert_array_equal(a["maps"], b["maps"])
+        np.testing.assert_array_equal(a["segments"], b["segments"])
+    other = run(*args[:-1], "12", "--out", tmp_path / "c")
+    assert other.returncode == 0 and "stored" not in other.stdout
+
+
+def test_explain_stability_reruns_match_an_independent_spread(workspace, tmp_path):
+    from engine import explain
+    from engine.explain.lime_image import LimeParams
+    from engine.images import load_image
+    from engine.models import ModelSpec, load_classifier
+
+    result = run("explain", workspace / "region.png", *model_args(workspace), "--method", "lime,shap",
+                 "--classes", "1", "--samples", "60", "--max-evals", "60", "--seed", "2", "--stability", "2",
+                 "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    info = json.loads((tmp_path / "region.lime.json").read_text())
+    assert info["stability"]["runs"] == 3 and info["stability"]["seeds"] == [2, 3, 4]
+    assert "stability" not in json.loads((tmp_path / "region.shap.json").read_text())  # no randomness
+    classifier = load_classifier(ModelSpec(model=str(workspace / "region.keras"),
+                                           labels=str(workspace / "labels.txt")))
+    image = load_image(workspace / "region.png")
+    maps = [explain.run("lime", image, classifier, [0], LimeParams(num_samples=60, seed=s)).maps[0]
+            for s in (2, 3, 4)]
+    with np.load(tmp_path / "region.lime.npz") as arrays:
+        np.testing.assert_allclose(arrays["stability_spread"][0], np.std(maps, axis=0), rtol=1e-4, atol=1e-6)
 
 
 def test_gradcam_on_the_untrained_resnet(tmp_path):
