@@ -17,22 +17,19 @@ from pathlib import Path
 from engine.export import atomic_write
 
 CSV_COLUMNS = ("image", "true_class", "predicted_class", "predicted_probability", "correct", "method",
-               "status", "error", "explained_classes", "faithfulness", "deletion_auc", "insertion_auc",
-               "explain_s", "json", "npz")
+               "status", "error", "explained_classes", "faithfulness", "random_band_mean", "random_band_sd",
+               "better_than_random", "explain_s", "json", "npz")
 
 
 def faithfulness_score(scores: dict | None) -> float | None:
-    """One number per map for the table, first explained class: the score's own headline
-    (``srg``) when the metric gives one, else insertion AUC − deletion AUC (higher is better)."""
-    if not scores:
-        return None
-    for key in ("srg", "score"):
-        if isinstance(scores.get(key), list) and scores[key]:
-            return _finite(scores[key][0])
-    insertion, deletion = scores.get("insertion_auc"), scores.get("deletion_auc")
-    if insertion and deletion:
-        return _finite(insertion[0] - deletion[0])
-    return None
+    """One number per map for the table: the first explained class's SRG (engine.metrics;
+    higher is better), None without scores."""
+    return _finite(_first((scores or {}).get("srg")))
+
+
+def _better_than_random(scores: dict) -> str:
+    better = _first(scores.get("better_than_random"))
+    return "" if better is None else "yes" if better else "no"
 
 
 def write_summary_csv(index, path: Path) -> None:
@@ -47,14 +44,15 @@ def write_summary_csv(index, path: Path) -> None:
                       _number(predicted.get("probability")), _correct(image, predicted)]
             rows = list(index.method_rows(image["relpath"]))
             if not rows:
-                table.writerow(common + ["", image["status"], image["error"] or ""] + [""] * 7)
+                table.writerow(common + ["", image["status"], image["error"] or ""] + [""] * 8)
             for row in rows:
                 scores = row["scores"] or {}
                 table.writerow(common + [
                     row["method"], row["status"], row["error"] or "",
                     ";".join(c["name"] for c in row["top_classes"]),
-                    _number(faithfulness_score(scores)), _number(_first(scores.get("deletion_auc"))),
-                    _number(_first(scores.get("insertion_auc"))), _number(row["timings"].get("explain_s")),
+                    _number(faithfulness_score(scores)), _number(_first(scores.get("random_srg_mean"))),
+                    _number(_first(scores.get("random_srg_sd"))), _better_than_random(scores),
+                    _number(row["timings"].get("explain_s")),
                     row["json_path"], row["npz_path"]])
         text.flush()
         text.detach()
@@ -103,8 +101,11 @@ def write_report(index, path: Path, title: str, methods: list[str], model: str =
                         failures.append((f"{image['relpath']} ({method})", row["error"]))
                     continue
                 score = faithfulness_score(row["scores"])
+                shown = "" if score is None else f"{score:.3f}"
+                if score is not None and _better_than_random(row["scores"] or {}) == "no":
+                    shown += " (not better than random)"
                 text.write(f"<td>{_img(row['thumbnail'])}</td>"
-                           f"<td data-v='{_number(score)}'>{'' if score is None else f'{score:.3f}'}</td>")
+                           f"<td data-v='{_number(score)}'>{shown}</td>")
             text.write("</tr>\n")
         text.write("</tbody></table>")
         text.write(f"<h2>Failures ({len(failures)})</h2>")
@@ -113,9 +114,11 @@ def write_report(index, path: Path, title: str, methods: list[str], model: str =
                 f"<li><b>{html.escape(n)}</b>: {html.escape(e or '')}</li>" for n, e in failures) + "</ul>")
         else:
             text.write("<p>none</p>")
-        text.write("<p class=meta>faithfulness: the score's own headline (SRG) where the metric gives "
-                   "one, else insertion AUC − deletion AUC of the first explained class; higher is "
-                   "better; empty without --metrics.</p>")
+        text.write("<p class=meta>faithfulness: symmetric relevance gain (SRG, −1 to 1, higher is better) "
+                   "of the first explained class: how much faster the prediction falls when the "
+                   "map's most relevant cells are blurred first than when its least relevant are; "
+                   "marked when it is not above the random orders' band (mean + 2 sd); empty "
+                   "without --metrics.</p>")
         text.write(_SCRIPT + "</body></html>\n")
         text.flush()
         text.detach()

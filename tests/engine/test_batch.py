@@ -98,7 +98,8 @@ def test_a_batch_writes_what_a_direct_explanation_gives(tmp_path, conv_model, ca
             assert row["correct"] == ("yes" if predicted[row["image"]] == row["true_class"] else "no")
             scores = json.loads((out / row["json"]).read_text())["metrics"]
             assert float(row["faithfulness"]) == pytest.approx(
-                scores["insertion_auc"][0] - scores["deletion_auc"][0], rel=1e-5)
+                scores["lerf_auc"][0] - scores["morf_auc"][0], rel=1e-5, abs=1e-9)
+            assert row["better_than_random"] == ("yes" if scores["better_than_random"][0] else "no")
     failed = [r for r in table if r["status"] == "failed"]
     assert [r["image"] for r in failed] == ["right/broken.jpg"]
     page = (out / "report.html").read_text()

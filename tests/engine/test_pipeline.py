@@ -43,7 +43,10 @@ def test_plan_adds_scoring_and_stability_only_where_they_apply():
                              scoring_steps=4, stability=2, params=SMALL)
     assert [s.name for s in plan(request)] == ["shap", "score:shap", "lime", "score:lime", "stability:lime"]
     stages = {s.name: s.evaluations for s in plan(request)}
-    assert stages["score:shap"] == (2 * 1 + 2) * (4 + 1)
+    # The first scored map pays for the random band (10 random orders, both directions, of
+    # 3 inner steps each), later maps only for their own two curves; both add the two ends.
+    assert stages["score:shap"] == 2 + 2 * 3 + 10 * 2 * 3 + 2 * 1 * (8 + 1)
+    assert stages["score:lime"] == 2 + 2 * 3 + 2 * 1 * (8 + 1)
     assert stages["stability:lime"] == 2 * 40
 
 
