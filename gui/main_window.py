@@ -43,6 +43,7 @@ from gui.settings_panel import SettingsPanel
 from gui.settings_store import METHOD_CHOICES, open_settings
 from gui.weights_dialog import WeightsAssistant
 from gui.window_chrome import WindowChrome
+from gui.window_size import fit_to_screen
 
 DEFAULT_SIZE = (1400, 900)
 # Both panels share the left column, so the results get the full width that is left:
@@ -77,6 +78,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self._remember_layout = restore_layout
         if restore_layout:
             self._restore_layout()
+        fit_to_screen(self)  # the default (or a saved) size may be larger than this screen
         self._update_actions()
 
     # ================================================================== building
