@@ -18,14 +18,21 @@ from engine.jobs import Explanation
 
 METHOD_TITLES = {"shap": "SHAP (Partition)", "lime": "LIME", "gradcam": "Grad-CAM",
                  "ig": "Integrated Gradients"}
-COLORBAR_LABELS = {"shap": "SHAP value", "shap-gradient": "SHAP value", "gradcam": "Grad-CAM",
-                   "ig": "IG attribution"}
+# One colour language for every signed map: red = for the class, blue = against (the same
+# two colours in SHAP, IG, LIME and Compare); colour bars say so, with the unit.
+COLORBAR_LABELS = {"shap": "against ← SHAP value (Δ probability) → for",
+                   "shap-gradient": "against ← SHAP value (Δ probability) → for",
+                   "gradcam": "Grad-CAM: class activation, 0 = none (unitless)",
+                   "ig": "against ← IG attribution (Δ probability) → for"}
 LIME_VIEWS = ("positive", "positive_negative", "hide_rest")
+
+
+AGAINST_BLUE, FOR_RED = (0.118, 0.533, 0.898), (1.0, 0.051, 0.341)  # shap's own two colours
 
 
 def _shap_colormap() -> LinearSegmentedColormap:
     # shap's red_transparent_blue: blue (away from the class) -> transparent -> red (towards).
-    blue, red = (0.118, 0.533, 0.898), (1.0, 0.051, 0.341)
+    blue, red = AGAINST_BLUE, FOR_RED
     return LinearSegmentedColormap.from_list(
         "shap_red_transparent_blue",
         [(0.0, (*blue, 1.0)), (0.5, (*blue, 0.0)), (0.5, (*red, 0.0)), (1.0, (*red, 1.0))])
@@ -77,7 +84,8 @@ def lime_selection(weights: np.ndarray, view: LimeView) -> tuple[np.ndarray, np.
 
 
 def lime_image(explanation: Explanation, k: int, view: LimeView) -> np.ndarray:
-    """RGB float image: chosen segments tinted green (for) / red (against), boundaries marked."""
+    """RGB float image: chosen segments tinted red (for) / blue (against), as the signed maps
+    are, boundaries marked."""
     from skimage.segmentation import mark_boundaries
 
     segments = explanation.extras["segments"]
@@ -89,7 +97,7 @@ def lime_image(explanation: Explanation, k: int, view: LimeView) -> np.ndarray:
         picture = np.where(shown[..., None], base, 0.0)
     else:
         picture = base * 0.55 + grey_backdrop(explanation.image)[..., None] * 0.45
-        for ids, colour in ((positive, (0.0, 0.9, 0.2)), (negative, (0.95, 0.1, 0.1))):
+        for ids, colour in ((positive, FOR_RED), (negative, AGAINST_BLUE)):
             mask = np.isin(segments, ids)[..., None]
             picture = np.where(mask, 0.5 * base + 0.5 * np.array(colour, np.float32), picture)
     if view.boundaries:
@@ -165,10 +173,11 @@ def _draw_score(ax, score: dict, best: bool, below_points: float, below: float =
 
 # Faithfulness curves: the class probability as pixels are deleted (a faithful map makes it
 # fall fast) or inserted (rise fast), beside the same for a random pixel order.
-DELETION_COLOUR, INSERTION_COLOUR = "#d62728", "#1f77b4"
+# Curves keep clear of red and blue, which mean "for" and "against" in the maps beside them.
+DELETION_COLOUR, INSERTION_COLOUR = "#a6611a", "#4d9221"  # brown, green
 RANDOM_STYLE = {"color": "0.55", "linestyle": (0, (3, 2)), "linewidth": 1.0}
-METHOD_COLOURS = {"shap": "#1f77b4", "shap-gradient": "#17becf", "lime": "#2ca02c",
-                  "ig": "#9467bd", "gradcam": "#ff7f0e"}
+METHOD_COLOURS = {"shap": "#e6ab02", "shap-gradient": "#a6761d", "lime": "#66a61e",
+                  "ig": "#7570b3", "gradcam": "#d95f02"}  # ColorBrewer Dark2: no red, no blue
 
 
 def curve_limit(curves: dict) -> float:
@@ -436,8 +445,8 @@ def draw_heatmap(ax, explanation: Explanation, k: int):
 
 
 def _lime_legend(ax, view: LimeView) -> None:
-    text = {"positive": "green: for the class",
-            "positive_negative": "green: for  ·  red: against",
+    text = {"positive": "red: for the class",
+            "positive_negative": "red: for  ·  blue: against",
             "hide_rest": f"top {view.num_features} segments only"}[view.mode]
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=8)
 
