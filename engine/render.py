@@ -23,7 +23,7 @@ METHOD_TITLES = {"shap": "SHAP (Partition)", "lime": "LIME", "gradcam": "Grad-CA
 COLORBAR_LABELS = {"shap": "against ← SHAP value (Δ probability) → for",
                    "shap-gradient": "against ← SHAP value (Δ probability) → for",
                    "gradcam": "Grad-CAM: class activation, 0 = none (unitless)",
-                   "ig": "against ← IG attribution (Δ probability) → for"}
+                   "ig": "against ← IG attribution (Δ class score, logit) → for"}
 LIME_VIEWS = ("positive", "positive_negative", "hide_rest")
 
 
