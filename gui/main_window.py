@@ -124,6 +124,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         page.setSpacing(8)
         page.addLayout(top)
         page.addWidget(self.results_view, 1)
+        page.addWidget(self.results_view.summary_label)
         self.central_tabs = CentralTabs({
             "explanations": ("Explanations", explanations, "The selected image: its classes and explanations"),
             "grid": ("Grid", self._build_grid_view(), "Every explained image × its classes, one colour scale"),

@@ -36,3 +36,15 @@ def test_main_controls_lie_inside_the_window(window, qtbot, size):
                 "results": window.results_view}
     outside = [name for name, widget in controls.items() if not widget.isVisible() or not _inside(widget, window)]
     assert not outside, f"at {size}: not fully inside the window: {outside}"
+
+
+def test_a_long_timing_line_is_elided_not_widening_the_window(window, qtbot):
+    window.resize(1280, 720)
+    qtbot.waitUntil(lambda: window.width() == 1280, timeout=5_000)
+    label = window.results_view.summary_label
+    long_text = "   ·   ".join(f"Method {i}: 1000 evals, 10.0 s" for i in range(40))
+    label.setText(long_text)
+    qtbot.wait(50)
+    assert window.width() == 1280 and window.minimumSizeHint().width() < 1280
+    assert label.toolTip() == long_text
+    assert label.elided_text().endswith("…") and len(label.elided_text()) < len(long_text)
