@@ -20,10 +20,10 @@ METHOD_TITLES = {"shap": "SHAP (Partition)", "lime": "LIME", "gradcam": "Grad-CA
                  "ig": "Integrated Gradients"}
 # One colour language for every signed map: red = for the class, blue = against (the same
 # two colours in SHAP, IG, LIME and Compare); colour bars say so, with the unit.
-COLORBAR_LABELS = {"shap": "against ← SHAP value (Δ probability) → for",
-                   "shap-gradient": "against ← SHAP value (Δ probability) → for",
-                   "gradcam": "Grad-CAM: class activation, 0 = none (unitless)",
-                   "ig": "against ← IG attribution (Δ class score, logit) → for"}
+COLORBAR_LABELS = {"shap": "SHAP value (Δ probability)\nagainst ← → for",
+                   "shap-gradient": "SHAP value (Δ probability)\nagainst ← → for",
+                   "gradcam": "Grad-CAM activation\n0 = none (unitless)",
+                   "ig": "IG attribution (Δ logit)\nagainst ← → for"}
 LIME_VIEWS = ("positive", "positive_negative", "hide_rest")
 
 
@@ -326,8 +326,9 @@ def _colorbar(figure: Figure, artist, cax, label: str, symmetric: bool):
     # text that a narrow bar would draw over its own label.
     top = max(abs(float(artist.norm.vmin or 0.0)), abs(float(artist.norm.vmax or 0.0)))
     power = int(np.floor(np.log10(top))) if top > 0 else 0
-    if not -2 <= power <= 3:
-        label = f"{label} (×1e{power})"
+    if not -2 <= power <= 3:  # the scale goes on the first line, the meaning stays below it
+        first, _, rest = label.partition("\n")
+        label = f"{first} (×1e{power})" + (f"\n{rest}" if rest else "")
         formatter = FuncFormatter(lambda value, _pos, scale=10.0 ** power: f"{value / scale:.3g}")
     else:
         formatter = FuncFormatter(lambda value, _pos: f"{value:.3g}")
