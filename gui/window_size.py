@@ -17,8 +17,11 @@ def fitted_size(preferred: QSize, available: QRect, minimum: QSize) -> QSize:
 def fit_to_screen(window) -> None:
     """Resize and move ``window`` so that all of it lies on its screen (a saved geometry from a
     larger monitor, or the default size on a laptop, would hang off the edge)."""
+    from PySide6.QtGui import QGuiApplication
+
     screen = window.screen()
-    if screen is None:
+    # The offscreen platform's 800×600 "screen" shows nothing: its pictures keep their size.
+    if screen is None or QGuiApplication.platformName() == "offscreen":
         return
     available = screen.availableGeometry()
     size = fitted_size(window.size(), available, window.minimumSizeHint())
