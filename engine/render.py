@@ -21,14 +21,21 @@ use_fallback_fonts()
 
 METHOD_TITLES = {"shap": "SHAP (Partition)", "lime": "LIME", "gradcam": "Grad-CAM",
                  "ig": "Integrated Gradients"}
-COLORBAR_LABELS = {"shap": "SHAP value", "shap-gradient": "SHAP value", "gradcam": "Grad-CAM",
-                   "ig": "IG attribution"}
+# One colour language for every signed map: red = for the class, blue = against (the same
+# two colours in SHAP, IG, LIME and Compare); colour bars say so, with the unit.
+COLORBAR_LABELS = {"shap": "SHAP value (Δ probability)\nagainst ← → for",
+                   "shap-gradient": "SHAP value (Δ probability)\nagainst ← → for",
+                   "gradcam": "Grad-CAM activation\n0 = none (unitless)",
+                   "ig": "IG attribution (Δ logit)\nagainst ← → for"}
 LIME_VIEWS = ("positive", "positive_negative", "hide_rest")
+
+
+AGAINST_BLUE, FOR_RED = (0.118, 0.533, 0.898), (1.0, 0.051, 0.341)  # shap's own two colours
 
 
 def _shap_colormap() -> LinearSegmentedColormap:
     # shap's red_transparent_blue: blue (away from the class) -> transparent -> red (towards).
-    blue, red = (0.118, 0.533, 0.898), (1.0, 0.051, 0.341)
+    blue, red = AGAINST_BLUE, FOR_RED
     return LinearSegmentedColormap.from_list(
         "shap_red_transparent_blue",
         [(0.0, (*blue, 1.0)), (0.5, (*blue, 0.0)), (0.5, (*red, 0.0)), (1.0, (*red, 1.0))])
@@ -80,7 +87,8 @@ def lime_selection(weights: np.ndarray, view: LimeView) -> tuple[np.ndarray, np.
 
 
 def lime_image(explanation: Explanation, k: int, view: LimeView) -> np.ndarray:
-    """RGB float image: chosen segments tinted green (for) / red (against), boundaries marked."""
+    """RGB float image: chosen segments tinted red (for) / blue (against), as the signed maps
+    are, boundaries marked."""
     from skimage.segmentation import mark_boundaries
 
     segments = explanation.extras["segments"]
@@ -92,7 +100,7 @@ def lime_image(explanation: Explanation, k: int, view: LimeView) -> np.ndarray:
         picture = np.where(shown[..., None], base, 0.0)
     else:
         picture = base * 0.55 + grey_backdrop(explanation.image)[..., None] * 0.45
-        for ids, colour in ((positive, (0.0, 0.9, 0.2)), (negative, (0.95, 0.1, 0.1))):
+        for ids, colour in ((positive, FOR_RED), (negative, AGAINST_BLUE)):
             mask = np.isin(segments, ids)[..., None]
             picture = np.where(mask, 0.5 * base + 0.5 * np.array(colour, np.float32), picture)
     if view.boundaries:
@@ -189,11 +197,12 @@ def _draw_note(ax, below_points: float, below: float = 0.0) -> None:
 
 # Faithfulness curves: p(class)/p₀ as cells are blurred most relevant first (MoRF: a
 # faithful map makes it fall fast) and least relevant first (LeRF: it stays up), beside the
-# random orders' mean.
-MORF_COLOUR, LERF_COLOUR = "#d62728", "#1f77b4"
+# random orders' mean. Curves keep clear of red and blue, which mean "for" and "against" in
+# the maps beside them.
+MORF_COLOUR, LERF_COLOUR = "#a6611a", "#4d9221"  # brown, green
 RANDOM_STYLE = {"color": "0.55", "linestyle": (0, (3, 2)), "linewidth": 1.0}
-METHOD_COLOURS = {"shap": "#1f77b4", "shap-gradient": "#17becf", "lime": "#2ca02c",
-                  "ig": "#9467bd", "gradcam": "#ff7f0e"}
+METHOD_COLOURS = {"shap": "#e6ab02", "shap-gradient": "#a6761d", "lime": "#66a61e",
+                  "ig": "#7570b3", "gradcam": "#d95f02"}  # ColorBrewer Dark2: no red, no blue
 
 
 def curve_limit(curves: dict) -> float:
@@ -342,8 +351,9 @@ def _colorbar(figure: Figure, artist, cax, label: str, symmetric: bool):
     # text that a narrow bar would draw over its own label.
     top = max(abs(float(artist.norm.vmin or 0.0)), abs(float(artist.norm.vmax or 0.0)))
     power = int(np.floor(np.log10(top))) if top > 0 else 0
-    if not -2 <= power <= 3:
-        label = f"{label} (×1e{power})"
+    if not -2 <= power <= 3:  # the scale goes on the first line, the meaning stays below it
+        first, _, rest = label.partition("\n")
+        label = f"{first} (×1e{power})" + (f"\n{rest}" if rest else "")
         formatter = FuncFormatter(lambda value, _pos, scale=10.0 ** power: f"{value / scale:.3g}")
     else:
         formatter = FuncFormatter(lambda value, _pos: f"{value:.3g}")
@@ -464,8 +474,8 @@ def draw_heatmap(ax, explanation: Explanation, k: int):
 
 
 def _lime_legend(ax, view: LimeView) -> None:
-    text = {"positive": "green: for the class",
-            "positive_negative": "green: for  ·  red: against",
+    text = {"positive": "red: for the class",
+            "positive_negative": "red: for  ·  blue: against",
             "hide_rest": f"top {view.num_features} segments only"}[view.mode]
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=8)
 

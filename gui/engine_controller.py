@@ -25,6 +25,7 @@ from gui.engine_requests import (
     PredictRequest,
     PreviewJob,
 )
+from gui.engine_thread import EngineThread
 from gui.engine_worker import EngineWorker
 from gui.evaluation_job import EvaluationJob
 from gui.sanity_job import SanityJob
@@ -76,7 +77,7 @@ class EngineController(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._thread = QThread()
+        self._thread = EngineThread()  # not a plain QThread: see gui.engine_thread
         self._thread.setObjectName("engine")
         self._worker = EngineWorker()
         self._worker.moveToThread(self._thread)

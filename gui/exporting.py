@@ -37,7 +37,8 @@ def export_figure(parent: QWidget, canvas: ExplanationCanvas, suggested: str) ->
     if target is None:
         return None
     canvas.ensure_built()
-    canvas.figure.savefig(target, dpi=FIGURE_DPI, facecolor="white")
+    with canvas.figure_in_hand() as figure:
+        figure.savefig(target, dpi=FIGURE_DPI, facecolor="white")
     return target
 
 

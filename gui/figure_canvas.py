@@ -1,17 +1,25 @@
 """A Qt canvas that owns its own matplotlib ``Figure`` (never pyplot) and draws one class.
 
-Drawing is split in two on purpose: the figure is (re)built with ``engine.render.draw_class``
-only when the canvas is visible, and the pixels are rendered on the next idle turn of the
-event loop. Hidden tabs cost nothing until someone looks at them, and one update never holds
-the GUI thread for long while a job is running.
+The figure is (re)built with ``engine.render.draw_class`` only when the canvas is visible,
+and both building and rendering run on the drawing thread (``gui.background_drawing``): the
+GUI thread only paints the finished pixels, so a big figure never stalls the window. Hidden
+tabs cost nothing until someone looks at them.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from contextlib import contextmanager
+
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QRect, Signal
+from PySide6.QtGui import QImage, QPainter
+
+from gui import background_drawing
 
 from engine.render import (
     LimeView,
@@ -28,6 +36,7 @@ VIEW_MODES = ("side", "compare")  # "Side by side" (draw_class) | "Compare" (dra
 
 class ExplanationCanvas(FigureCanvasQTAgg):
     rendered = Signal()  # pixels are up to date (after each render)
+    _frameReady = Signal(object, int)  # (RGBA array, request number), from the drawing thread
 
     def __init__(self, parent=None) -> None:
         super().__init__(Figure(figsize=(9.0, 4.6), dpi=100, facecolor="white"))
@@ -41,11 +50,14 @@ class ExplanationCanvas(FigureCanvasQTAgg):
         self._stability: dict = {}  # method -> engine.stability.rerun_stability dict
         self.mode = "side"
         self._dirty = False
-        self._render_timer = QTimer(self)
-        self._render_timer.setSingleShot(True)
-        self._render_timer.setInterval(5)
-        self._render_timer.timeout.connect(self._render_if_stale)
         self._stale_pixels = False
+        # Drawing-thread state: the lock is held while that thread touches the figure.
+        self._figure_lock = threading.Lock()
+        self._requests = 0  # numbered draw requests: only the newest frame is kept
+        self._frame: np.ndarray | None = None  # the newest rendered RGBA pixels
+        self.gui_thread_ms: list[float] = []  # GUI-thread time of each paint (benchmarks read it)
+        self._resized_hidden = False  # resized while hidden: render when shown
+        self._frameReady.connect(self._on_frame)
 
     def set_content(self, explanations: list, class_index: int, lime_view: LimeView | None,
                     metrics: dict | None = None, stability: dict | None = None) -> None:
@@ -77,61 +89,141 @@ class ExplanationCanvas(FigureCanvasQTAgg):
             if self.isVisible():
                 self._rebuild()
 
-    def show_message(self, message: str) -> None:
-        self._content = None
-        self._dirty = False
-        draw_message(self.figure, message)
-        self.draw_idle()
-
     @property
     def explanations(self) -> list:
         return list(self._content[0]) if self._content else []
 
+    @contextmanager
+    def figure_in_hand(self):
+        """The figure, with the drawing thread kept off it (for saving it from this thread)."""
+        with self._figure_lock:
+            yield self.figure
+
     def ensure_built(self) -> None:
-        """Build the figure now even if hidden (export and screenshots need it)."""
-        if self._dirty and self._content is not None:
-            self._rebuild()
+        """Build the figure now, on this thread, even if hidden (export and screenshots need
+        it); waits for a drawing in progress first."""
+        with self._figure_lock:
+            if self._dirty and self._content is not None:
+                self._build(self._content, self.mode, self._metrics, self._stability)
+                self._dirty = False
+                self._stale_pixels = True
+
+    def show_message(self, message: str) -> None:
+        self._content = None
+        self._dirty = False
+        with self._figure_lock:  # one line of text: cheap to build here
+            draw_message(self.figure, message)
+        self._request_frame()
 
     def _rebuild(self) -> None:
-        explanations, class_index, lime_view = self._content
-        if self.mode == "compare":
-            draw_comparison(self.figure, explanations, class_index, self._metrics, self._stability)
-        else:
-            draw_class(self.figure, explanations, class_index, lime_view,
-                       scores=class_scores(self._metrics, class_index) or None,
-                       stability=class_stability(self._stability, class_index) or None,
-                       curves=class_curves(self._metrics, class_index) or None)
         self._dirty = False
         self._stale_pixels = True
-        # Render a turn later, so timers and input get in between building and rendering.
-        self._render_timer.start()
+        self._request_frame(rebuild=(self._content, self.mode, self._metrics, self._stability))
+
+    def _build(self, content, mode, metrics, stability) -> None:
+        """Draw the figure's artists (on the drawing thread, or under the lock)."""
+        explanations, class_index, lime_view = content
+        if mode == "compare":
+            draw_comparison(self.figure, explanations, class_index, metrics, stability)
+        else:
+            draw_class(self.figure, explanations, class_index, lime_view,
+                       scores=class_scores(metrics, class_index) or None,
+                       stability=class_stability(stability, class_index) or None,
+                       curves=class_curves(metrics, class_index) or None)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
         super().showEvent(event)
         if self._dirty and self._content is not None:
             self._rebuild()
-
-    def _render_if_stale(self) -> None:
-        # A resize may already have rendered the new figure: one render per update is enough.
-        if self._stale_pixels:
-            self.draw_idle()
+        elif self._resized_hidden or self._frame is None:
+            self._request_frame()
+        self._resized_hidden = False
 
     @property
     def render_pending(self) -> bool:
         """True while the canvas is visible and its newest content is not rendered yet."""
         return self.isVisible() and (self._dirty or self._stale_pixels)
 
+    # ------------------------------------------------------------------ drawing thread
+
     def draw(self) -> None:
+        """Render now, on this thread (screenshots, exports): waits for the drawing thread."""
+        with self._figure_lock:
+            self._fit_figure()
+            FigureCanvasAgg.draw(self)
+            frame = np.array(self.buffer_rgba(), copy=True)
+        self._requests += 1
+        self._on_frame(frame, self._requests)
+
+    def draw_idle(self) -> None:
+        self._request_frame()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        # Qt's version resizes the figure here and renders it: both belong to the drawing thread.
+        from PySide6.QtWidgets import QWidget
+
+        QWidget.resizeEvent(self, event)
+        if self.isVisible():
+            self._request_frame()
+        else:
+            self._resized_hidden = True
+
+    def _fit_figure(self) -> None:
+        ratio = self.device_pixel_ratio or 1
+        width, height = max(1, self.width()) * ratio, max(1, self.height()) * ratio
+        dpi = self.figure.dpi
+        self.figure.set_size_inches(width / dpi, height / dpi, forward=False)
+
+    def _request_frame(self, rebuild=None) -> None:
+        self._requests += 1
+        number = self._requests
+        size = (self.width(), self.height(), self.device_pixel_ratio or 1)
+
+        def task():
+            with self._figure_lock:
+                if rebuild is not None:
+                    self._build(*rebuild)
+                if number != self._requests:
+                    return  # a newer request will render
+                width, height, ratio = size
+                self.figure.set_size_inches(max(1, width) * ratio / self.figure.dpi,
+                                            max(1, height) * ratio / self.figure.dpi, forward=False)
+                FigureCanvasAgg.draw(self)
+                frame = np.array(self.buffer_rgba(), copy=True)
+            self._frameReady.emit(frame, number)
+
+        background_drawing.submit(task)
+
+    def _on_frame(self, frame: np.ndarray, number: int) -> None:
+        if number != self._requests:
+            return  # stale: a newer frame is on its way
+        self._frame = frame
         self._stale_pixels = False
-        super().draw()
+        self.update()
         self.render_count += 1
         self.rendered.emit()
 
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        started = time.perf_counter()
+        painter = QPainter(self)
+        try:
+            frame = self._frame
+            painter.fillRect(self.rect(), self.palette().window())
+            if frame is not None:
+                height, width = frame.shape[:2]
+                image = QImage(frame.data, width, height, frame.strides[0], QImage.Format.Format_RGBA8888)
+                image.setDevicePixelRatio(self.device_pixel_ratio or 1)
+                painter.drawImage(QRect(0, 0, round(width / (self.device_pixel_ratio or 1)),
+                                        round(height / (self.device_pixel_ratio or 1))), image)
+        finally:
+            painter.end()
+        self.gui_thread_ms.append((time.perf_counter() - started) * 1000)
+
     def rendered_pixels(self) -> np.ndarray:
-        """The last rendered RGBA buffer (H, W, 4); empty before the first render."""
-        if self.render_count == 0:
+        """The last rendered RGBA pixels (H, W, 4); empty before the first render."""
+        if self._frame is None:
             return np.zeros((0, 0, 4), np.uint8)
-        return np.asarray(self.buffer_rgba())
+        return self._frame
 
 
 def warm_up_drawing() -> None:

@@ -45,8 +45,11 @@ from gui.settings_panel import SettingsPanel
 from gui.settings_store import METHOD_CHOICES, open_settings
 from gui.weights_dialog import WeightsAssistant
 from gui.window_chrome import WindowChrome
+from gui.window_size import fit_to_screen
 
 DEFAULT_SIZE = (1400, 900)
+NO_MODEL_REASON = ("No model is loaded: open one with Model ▸ Open model…, or choose ResNet-50 "
+                   "weights (or the untrained network) in the banner")
 # Both panels share the left column, so the results get the full width that is left:
 # three panels side by side need it more than anything else in the window.
 LEFT_COLUMN_WIDTH = 310
@@ -80,6 +83,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self._remember_layout = restore_layout
         if restore_layout:
             self._restore_layout()
+        fit_to_screen(self)  # the default (or a saved) size may be larger than this screen
         self._update_actions()
 
     # ================================================================== building
@@ -123,6 +127,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         page.setSpacing(8)
         page.addLayout(top)
         page.addWidget(self.results_view, 1)
+        page.addWidget(self.results_view.summary_label)
         self.central_tabs = CentralTabs({
             "explanations": ("Explanations", explanations, "The selected image: its classes and explanations"),
             "grid": ("Grid", self._build_grid_view(), "Every explained image × its classes, one colour scale"),
@@ -299,12 +304,14 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
     # ================================================================== engine signals
 
     def _on_model_loading(self, _what: str) -> None:
+        self._update_actions()
         self.model_label.setText("Loading model…")
         self.backend_label.setText("")
         self.untrained_label.hide()
 
     def _on_model_ready(self, info: ModelInfo) -> None:
         self.settings_panel.set_gradients_available(info.supports_gradients, info.gradient_note)
+        self._update_actions()
         self.model_label.setText(info.label)
         self.model_label.setToolTip(f"input {info.input_size[0]}×{info.input_size[1]}, "
                                     f"{info.num_classes} classes")
@@ -322,6 +329,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
             self.statusBar().clearMessage()
 
     def _on_model_failed(self, failure: ModelFailure) -> None:
+        self._update_actions()
         if self.explain_model_failure(failure):  # a model file (gui.model_actions says why)
             self._show_entry(self.image_list.current_key())
             return
@@ -573,10 +581,15 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
     def _update_actions(self) -> None:
         entry = self.current_entry()
         has_results = entry is not None and bool(entry.results)
-        self.explain_action.setEnabled(entry is not None)
-        self.explain_button.setEnabled(entry is not None)
-        self.explain_all_action.setEnabled(bool(self.entries))
-        self.explain_all_button.setEnabled(bool(self.entries))
+        # A job waits for a model that is loading; with none loaded or coming it would wait forever.
+        no_model = self.controller.model_state in ("idle", "failed")
+        reason = NO_MODEL_REASON if no_model else ""
+        for widget, enabled in ((self.explain_action, entry is not None), (self.explain_button, entry is not None),
+                                (self.explain_all_action, bool(self.entries)),
+                                (self.explain_all_button, bool(self.entries))):
+            widget.setEnabled(enabled and not no_model)
+            widget.setStatusTip(reason)
+        self.explain_button.setToolTip(reason or "Explain the selected image (Ctrl+E)")
         self.remove_action.setEnabled(entry is not None)
         self.clear_action.setEnabled(bool(self.entries))
         self.cancel_action.setEnabled(self.controller.running_job is not None

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QLabel, QStackedWidget, QTabWidget
 
 from engine.render import METHOD_TITLES, LimeView
 from gui.comparison_toggle import ViewToggle
+from gui.elided_label import ElidedLabel
 from gui.figure_canvas import VIEW_MODES, ExplanationCanvas
 from gui.image_entry import ImageEntry
 
@@ -31,6 +32,12 @@ class ResultsView(QStackedWidget):
         self.placeholder.setStyleSheet("color: #666; font-size: 15px;")
         self.addWidget(self.placeholder)
         self._tabs: dict[int, QTabWidget] = {}
+        self._summaries: dict[int, str] = {}
+        # Timings go on their own line under the tabs (the window places it): on the tab row
+        # they left room for only one class tab.
+        self.summary_label = ElidedLabel()
+        self.summary_label.setObjectName("resultSummary")
+        self.summary_label.setStyleSheet("color: #555; padding: 0 8px;")
         self.lime_view = LimeView()
         self.show_entry(None)
 
@@ -38,6 +45,7 @@ class ResultsView(QStackedWidget):
 
     def show_entry(self, entry: ImageEntry | None) -> None:
         tabs = self._tabs.get(entry.key) if entry is not None else None
+        self.summary_label.setText(self._summaries.get(entry.key, "") if tabs is not None else "")
         if tabs is not None and tabs.count():
             self.setCurrentWidget(tabs)
             return
@@ -74,8 +82,7 @@ class ResultsView(QStackedWidget):
             tabs.setTabToolTip(tabs.indexOf(canvas),
                                f"{name} — p = {source.probabilities[k]:.3f} (class {class_index})")
             canvas.set_content(explanations, class_index, self.lime_view, entry.metrics, entry.stability)
-        corner = tabs.cornerWidget(Qt.Corner.TopRightCorner)
-        corner.setText(_summary(explanations))
+        self._summaries[entry.key] = _summary(explanations)
         if show:
             self.show_entry(entry)
 
@@ -84,6 +91,7 @@ class ResultsView(QStackedWidget):
         if tabs is not None:
             self.removeWidget(tabs)
             tabs.deleteLater()
+        self._summaries.pop(key, None)
 
     def set_lime_view(self, view: LimeView) -> None:
         """Redraw LIME panels in the new view; nothing is recomputed."""
@@ -130,10 +138,6 @@ class ResultsView(QStackedWidget):
         tabs.setObjectName("classTabs")
         tabs.setDocumentMode(True)
         tabs.setUsesScrollButtons(True)
-        corner = QLabel()
-        corner.setObjectName("resultSummary")
-        corner.setStyleSheet("color: #555; padding: 0 8px;")
-        tabs.setCornerWidget(corner, Qt.Corner.TopRightCorner)
         toggle = ViewToggle(self.mode)
         toggle.modeChanged.connect(self.set_mode)
         tabs.setCornerWidget(toggle, Qt.Corner.TopLeftCorner)

@@ -76,6 +76,9 @@ def test_a_model_file_that_cannot_load_is_reported(qtbot, tmp_path, image_folder
     (entry,) = window.add_paths([image_folder / "noise.png"])
     assert window.current_entry() is entry
     assert "not loaded" in window.predictions_view.message.text()
+    # Explain would wait forever for a model: it is off, and says why.
+    assert not window.explain_button.isEnabled() and not window.explain_action.isEnabled()
+    assert "Model ▸ Open model…" in window.explain_button.toolTip()
     window.close()
     assert not window.controller.thread.isRunning()
 
