@@ -376,6 +376,8 @@ def run_explain(args) -> int:
         failed += 1
         methods = runnable
     args.classes = classes_to_explain(args, classifier)
+    if args.sanity and getattr(classifier, "keras_model", None) is None:
+        raise UsageError(f"--sanity randomises Keras layers; {classifier.name} is not a Keras model")
     if args.all_classes and classifier.num_classes > GRID_ALL_CLASSES_LIMIT:
         raise UsageError(f"--all-classes: the model has {classifier.num_classes} classes; the grid shows all "
                          f"classes only up to {GRID_ALL_CLASSES_LIMIT} (use --classes K)")

@@ -279,7 +279,7 @@ def hide_axis_ticks(figure: Figure) -> None:
 # panels get the same size and sit on one line, whatever is drawn under them.
 IMAGE_ROW, BAR_ROW = 1.0, 0.05
 BAR_BOUNDS = (0.0, -0.11, 1.0, 0.06)  # x, y, width, height in the panel's own fractions
-SCORE_BELOW_POINTS = 34  # faithfulness text starts this far under the colour-bar row
+SCORE_BELOW_POINTS = 44  # faithfulness text starts under the colour bar and its two-line label
 # The small curve plot starts under the score text (two lines and the best method's mark).
 # Its offset and height are in points, like the text above it: sizes that scaled with a
 # height-limited panel would move as the layout engine resizes it, and never settle.

@@ -87,3 +87,11 @@ def test_a_broken_onnx_file_is_one_line(workspace, tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("error: broken.onnx: not a readable ONNX file")
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_the_sanity_check_on_an_onnx_model_is_one_line(workspace):
+    result = run("explain", workspace / "photo.png", "--model", workspace / "region.onnx",
+                 "--method", "shap", "--sanity")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: --sanity randomises Keras layers; region.onnx is not a Keras model"
+    assert result.stdout == ""
