@@ -285,6 +285,10 @@ SCORE_BELOW_POINTS = 44  # faithfulness text starts under the colour bar and its
 # height-limited panel would move as the layout engine resizes it, and never settle.
 CURVE_BELOW_POINTS = SCORE_BELOW_POINTS + 38
 CURVE_HEIGHT_POINTS = 64
+# The text and plots under a panel are fixed in points, so a short figure (a laptop screen)
+# gives them its height and the maps shrink to nothing: below this figure height the curve
+# plots are left out (the scores stay; Compare still plots every curve).
+CURVES_NEED_POINTS = 300
 
 
 class _UnderScores:
@@ -383,6 +387,8 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
     scores = scores or {}
     stability = stability or {}
     curves = {m: c for m, c in (curves or {}).items() if m in scores}
+    if figure.get_size_inches()[1] * 72 < CURVES_NEED_POINTS:
+        curves = {}
     top = curve_limit(curves)
     best = best_method(scores)
     figure.clear()

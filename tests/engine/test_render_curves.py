@@ -126,6 +126,16 @@ def test_no_curves_without_scores_or_without_curve_data():
     assert sum(t.get_gid() == "faithfulness" for ax in numbers_only.axes for t in ax.texts) == 2
 
 
+def test_a_short_figure_keeps_its_maps_and_scores_and_leaves_the_curves_out():
+    # A laptop's results area: about 1050 × 280 pixels.
+    figure = _drawn(draw_class, EXPLANATIONS, 4, None, class_scores(METRICS, 4), None,
+                    class_curves(METRICS, 4), width=10.5, height=2.8)
+    assert _curve_plots(figure) == {}
+    assert sum(t.get_gid() == "faithfulness" for ax in figure.axes for t in ax.texts) == 2
+    maps = [ax for ax in figure.axes if ax.images and ax.get_title() in ("SHAP (Partition)", "LIME")]
+    assert maps and all(ax.get_window_extent().height > 60 for ax in maps)
+
+
 def test_class_curves_pick_one_class_and_leave_the_json_summary_alone():
     curves = class_curves(METRICS, 7)
     assert set(curves) == {"shap", "ig"}
