@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import strict_json
 from engine.export import atomic_write
 from engine.jobs import Explanation
 
@@ -149,7 +150,7 @@ class ResultStore:
                  "untrained": explanation.untrained,
                  "scores": _plain(scores), "stability": _plain(stability)}
         atomic_write(npz, lambda f: np.savez_compressed(f, **arrays))
-        atomic_write(info, lambda f: f.write(json.dumps(plain, default=_jsonable).encode()))
+        atomic_write(info, lambda f: f.write(strict_json.dumps(plain).encode()))
         size = npz.stat().st_size + info.stat().st_size
         now = time.time()
         with self._transaction():
@@ -262,12 +263,3 @@ def _merge(plain: dict | None, arrays: dict, prefix: str) -> dict | None:
     plain.update({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
     return plain
 
-
-def _jsonable(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} as JSON")
