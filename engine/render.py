@@ -119,9 +119,11 @@ BEST_MARK = "★ most faithful"
 
 
 CURVE_NAMES = ("morf", "lerf", "random_morf", "random_lerf")
-FAITHFULNESS_NOTE = ("SRG = AUC(LeRF) − AUC(MoRF), −1…1:\n"
-                     "class drop, top cells blurred first\n"
-                     "vs. last; it must beat the random band")
+# Short lines: a text wider than its panel's column makes the layout shrink every map to fit it.
+FAITHFULNESS_NOTE = ("SRG = AUC(LeRF) − AUC(MoRF),\n"
+                     "−1…1: class drop, top cells\n"
+                     "blurred first vs. last; it\n"
+                     "must beat the random band")
 NOT_RANDOM_BETTER = "not better than random"
 
 
@@ -176,7 +178,8 @@ def band_text(score: dict) -> str:
 
 def score_text(score: dict) -> str:
     verdict = "" if score["better"] else f"\n{NOT_RANDOM_BETTER}"
-    return (f"SRG {score['srg']:.2f} ({band_text(score)})\n"
+    # Three short lines, not two long ones: see FAITHFULNESS_NOTE.
+    return (f"SRG {score['srg']:.2f}\n({band_text(score)})\n"
             f"MoRF {score['morf']:.2f} · LeRF {score['lerf']:.2f}{verdict}")
 
 
@@ -280,10 +283,10 @@ def hide_axis_ticks(figure: Figure) -> None:
 IMAGE_ROW, BAR_ROW = 1.0, 0.05
 BAR_BOUNDS = (0.0, -0.11, 1.0, 0.06)  # x, y, width, height in the panel's own fractions
 SCORE_BELOW_POINTS = 44  # faithfulness text starts under the colour bar and its two-line label
-# The small curve plot starts under the score text (two lines and the best method's mark).
+# The small curve plot starts under the score text (three lines and the best method's mark).
 # Its offset and height are in points, like the text above it: sizes that scaled with a
 # height-limited panel would move as the layout engine resizes it, and never settle.
-CURVE_BELOW_POINTS = SCORE_BELOW_POINTS + 38
+CURVE_BELOW_POINTS = SCORE_BELOW_POINTS + 48
 CURVE_HEIGHT_POINTS = 64
 # The text and plots under a panel are fixed in points, so a short figure (a laptop screen)
 # gives them its height and the maps shrink to nothing: below this figure height the curve

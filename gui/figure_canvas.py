@@ -104,6 +104,7 @@ class ExplanationCanvas(FigureCanvasQTAgg):
         it); waits for a drawing in progress first."""
         with self._figure_lock:
             if self._dirty and self._content is not None:
+                self._fit_figure()
                 self._build(self._content, self.mode, self._metrics, self._stability)
                 self._dirty = False
                 self._stale_pixels = True
@@ -164,7 +165,11 @@ class ExplanationCanvas(FigureCanvasQTAgg):
 
         QWidget.resizeEvent(self, event)
         if self.isVisible():
-            self._request_frame()
+            # Rebuilt, not only re-rendered: what fits depends on the size (see draw_class).
+            if self._content is not None:
+                self._rebuild()
+            else:
+                self._request_frame()
         else:
             self._resized_hidden = True
 
@@ -181,13 +186,15 @@ class ExplanationCanvas(FigureCanvasQTAgg):
 
         def task():
             with self._figure_lock:
+                # Sized first: what the figure holds depends on its size (a short one leaves
+                # the curve plots out), and its layout is worked out for that size.
+                width, height, ratio = size
+                self.figure.set_size_inches(max(1, width) * ratio / self.figure.dpi,
+                                            max(1, height) * ratio / self.figure.dpi, forward=False)
                 if rebuild is not None:
                     self._build(*rebuild)
                 if number != self._requests:
                     return  # a newer request will render
-                width, height, ratio = size
-                self.figure.set_size_inches(max(1, width) * ratio / self.figure.dpi,
-                                            max(1, height) * ratio / self.figure.dpi, forward=False)
                 FigureCanvasAgg.draw(self)
                 frame = np.array(self.buffer_rgba(), copy=True)
             self._frameReady.emit(frame, number)
