@@ -114,7 +114,7 @@ class ImageWorker:
         from dataclasses import replace
 
         from engine import pipeline
-        from engine.export import atomic_write, summary, write_json, write_npz
+        from engine.export import write_explanation
         from engine.metrics import json_summary
         from engine.stability import json_summary as stability_summary
         from engine.thumbnails import jpeg, map_jpeg
@@ -131,17 +131,10 @@ class ImageWorker:
                 continue
             explanation = result.explanations[method]
             scores, stability = result.scores.get(method), result.stability.get(method)
-            json_path, npz_path = Path(f"{base}.{method}.json"), Path(f"{base}.{method}.npz")
-            write_json(json_path, summary(explanation, relpath, result.predictions, scores, stability))
-            write_npz(npz_path, explanation, scores, stability)
-            if self.settings.png:
-                from engine.render import class_curves, class_scores, save_class_png
-
-                scored = {method: scores} if scores else {}
-                for c in explanation.classes:
-                    atomic_write(Path(f"{base}.{method}.{c}.png"), lambda f, c=c: save_class_png(
-                        f, [explanation], c, scores=class_scores(scored, c) or None,
-                        curves=class_curves(scored, c) or None))
+            # The explain command's own files, complete or absent (PNGs with --png).
+            json_path, npz_path = write_explanation(
+                base.parent, base.name, explanation, relpath, result.predictions, faithfulness=scores,
+                stability=stability, pngs=self.settings.png)[:2]
             top = [{"index": c, "name": n, "probability": p} for c, n, p in
                    zip(explanation.classes, explanation.class_names, explanation.probabilities)]
             timings = {"explain_s": float(explanation.timings.get("explain_s", 0.0)),

@@ -50,12 +50,6 @@ def summary(explanation: Explanation, image_path: str, predictions: list[Predict
     return data
 
 
-def write_json(path: Path, data: dict) -> None:
-    with ResultSet(Path(path).parent) as files:
-        add_json(files, path, data)
-        files.commit()
-
-
 def add_json(files: ResultSet, path: Path, data: dict) -> Path:
     """Strict JSON (no NaN/Infinity) as one part of a result set."""
     return files.add(path, lambda f: f.write(strict_json.dumps(data).encode()))
@@ -79,28 +73,22 @@ def npz_arrays(explanation: Explanation, faithfulness: dict | None = None,
     return arrays
 
 
-def write_npz(path: Path, explanation: Explanation, faithfulness: dict | None = None,
-              stability: dict | None = None, sanity: dict | None = None) -> None:
-    arrays = npz_arrays(explanation, faithfulness, stability, sanity)
-    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
-
-
-def explanation_paths(out_dir: Path, stem: str, explanation: Explanation) -> list[Path]:
-    """The files ``write_explanation`` writes: JSON, NPZ, then one PNG per class."""
+def explanation_paths(out_dir: Path, stem: str, explanation: Explanation, pngs: bool = True) -> list[Path]:
+    """The files ``write_explanation`` writes: JSON, NPZ, then (``pngs``) one PNG per class."""
     base = f"{stem}.{explanation.method}"
     return [out_dir / f"{base}.json", out_dir / f"{base}.npz",
-            *(out_dir / f"{base}.{c}.png" for c in explanation.classes)]
+            *(out_dir / f"{base}.{c}.png" for c in (explanation.classes if pngs else ()))]
 
 
 def write_explanation(out_dir: Path, stem: str, explanation: Explanation, image_path: str,
                       predictions: list[Prediction], lime_view: LimeView | None = None,
                       faithfulness: dict | None = None, stability: dict | None = None,
-                      sanity: dict | None = None) -> list[Path]:
-    """``STEM.METHOD.json``, ``STEM.METHOD.npz`` and one ``STEM.METHOD.CLASS.png`` per class,
-    renamed into place together once all are written (complete or absent)."""
+                      sanity: dict | None = None, pngs: bool = True) -> list[Path]:
+    """``STEM.METHOD.json``, ``STEM.METHOD.npz`` and (``pngs``) one ``STEM.METHOD.CLASS.png``
+    per class, renamed into place together once all are written (complete or absent)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = explanation_paths(out_dir, stem, explanation)
+    paths = explanation_paths(out_dir, stem, explanation, pngs)
     scored = {explanation.method: faithfulness} if faithfulness else {}
     info = summary(explanation, image_path, predictions, faithfulness, stability, sanity)
     info["output_name"] = stem  # which input these files came from when stems collide
