@@ -36,6 +36,21 @@ def build_region_model(sharpness: float = 12.0):
     return model
 
 
+def region_and_whole_layer(keras):
+    """A layer class passing the region (channels 0-2) beside the whole image (channels 3-5):
+    the fixed gate of the convolutional known-answer models."""
+    gate = region_mask().astype("float32")[None, :, :, None]
+
+    class RegionAndWhole(keras.layers.Layer):
+        def call(self, x):
+            return keras.ops.concatenate([x * gate, x], axis=-1)
+
+        def compute_output_shape(self, shape):
+            return (*shape[:-1], 2 * shape[-1])
+
+    return RegionAndWhole
+
+
 def region_image() -> np.ndarray:
     """Dark background, bright decisive square, bright distractor square, mild texture."""
     rng = np.random.default_rng(0)

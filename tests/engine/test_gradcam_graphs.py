@@ -5,7 +5,7 @@ pointing at the decisive region."""
 
 import numpy as np
 import pytest
-from known_models import SIZE, positive_share_in_region, region_image, region_mask
+from known_models import SIZE, positive_share_in_region, region_and_whole_layer, region_image, region_mask
 
 from engine import explain
 from engine.backend import find_gradcam_layer, import_keras, make_gradient
@@ -17,18 +17,7 @@ SHARPNESS = 12.0
 
 def _layers():
     keras = import_keras()
-    gate = region_mask().astype("float32")[None, :, :, None]
-
-    class RegionAndWhole(keras.layers.Layer):
-        """The region (channels 0-2) beside the whole image (channels 3-5)."""
-
-        def call(self, x):
-            return keras.ops.concatenate([x * gate, x], axis=-1)
-
-        def compute_output_shape(self, shape):
-            return (*shape[:-1], 2 * shape[-1])
-
-    return keras, RegionAndWhole
+    return keras, region_and_whole_layer(keras)
 
 
 def _features(keras, RegionAndWhole, inputs):

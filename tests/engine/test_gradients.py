@@ -4,7 +4,7 @@ progress and cancel contract. ResNet-50 (untrained) checks the wiring only."""
 
 import numpy as np
 import pytest
-from known_models import SIZE, positive_share_in_region, region_mask
+from known_models import SIZE, positive_share_in_region, region_and_whole_layer, region_mask
 
 from engine import explain
 from engine.backend import cached_gradient, find_gradcam_layer, import_keras, make_gradient
@@ -28,15 +28,7 @@ def build_conv_region_model(sharpness: float = SHARPNESS):
     to find the region.
     """
     keras = import_keras()
-    gate = region_mask().astype("float32")[None, :, :, None]
-
-    class RegionAndWhole(keras.layers.Layer):
-        def call(self, x):
-            return keras.ops.concatenate([x * gate, x], axis=-1)
-
-        def compute_output_shape(self, shape):
-            return (*shape[:-1], 2 * shape[-1])
-
+    RegionAndWhole = region_and_whole_layer(keras)
     inputs = keras.Input((SIZE, SIZE, 3))
     split = RegionAndWhole(name="split")(inputs)
     conv = keras.layers.Conv2D(2, 1, name="features")
