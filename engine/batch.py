@@ -8,6 +8,8 @@
 - A DIR holds one model and one set of settings: another run with different ones is refused
   (``--restart`` replaces the earlier results).
 - At the end (also after Ctrl-C) ``summary.csv`` and ``report.html`` are written from the index.
+  Images recorded earlier but no longer in FOLDER are left out of them (one line says so);
+  their rows and files stay in DIR, so putting an image back brings it back without work.
 """
 
 from __future__ import annotations
@@ -101,8 +103,10 @@ def _run(run: BatchRun, index: BatchIndex, load_classifier, out, err) -> int:
         raise EngineError(f"{run.folder}: no image files found")
     done = index.done()
     pending = [p for p in paths if p not in done]
+    gone = index.recorded_except(set(paths))
     if not run.restart and not pending and index.meta("request") == request_key:
-        _write_outputs(index, run, settings, quiet=True)
+        _write_outputs(index, run, settings, gone, quiet=not gone)
+        _say_left_out(gone, run, out)
         print(f"nothing to do: all {len(paths)} images are done in {run.out}", file=out)
         return 0
 
@@ -117,10 +121,10 @@ def _run(run: BatchRun, index: BatchIndex, load_classifier, out, err) -> int:
                            "use --restart to replace them, or choose another --out")
     if run.restart and (stored is not None or done):
         _forget_earlier_run(index, run.out)
-        done, pending = set(), paths
+        done, pending, gone = set(), paths, frozenset()
     index.set_meta({"run": run_key, "request": request_key, "folder": str(run.folder.resolve()),
                     "methods": ",".join(settings.methods), "model": classifier.label})
-    print(f"{len(pending)} of {len(paths)} images to explain ({len(done)} done earlier)  "
+    print(f"{len(pending)} of {len(paths)} images to explain ({len(paths) - len(pending)} done earlier)  "
           f"[{classifier.label}]", file=out)
     interrupted = False
     try:
@@ -132,8 +136,9 @@ def _run(run: BatchRun, index: BatchIndex, load_classifier, out, err) -> int:
             _run_here(run, pending, index, classifier, err)
     except KeyboardInterrupt:
         interrupted = True
-    counts = index.counts()
-    _write_outputs(index, run, settings)
+    counts = index.counts(gone)
+    _write_outputs(index, run, settings, gone)
+    _say_left_out(gone, run, out)
     failed = counts.get("failed", 0)
     if interrupted:
         print(f"stopped: {counts.get('done', 0)} of {len(paths)} images done; run the same command "
@@ -212,11 +217,21 @@ def _forget_earlier_run(index: BatchIndex, dest: Path) -> None:
         (dest / name).unlink(missing_ok=True)
 
 
-def _write_outputs(index: BatchIndex, run: BatchRun, settings: BatchSettings, quiet: bool = False) -> None:
+def _write_outputs(index: BatchIndex, run: BatchRun, settings: BatchSettings, gone: frozenset[str],
+                   quiet: bool = False) -> None:
+    """summary.csv and report.html of the images now in FOLDER (``gone``: recorded, not there)."""
     from engine.report import write_report, write_summary_csv
 
     if quiet and all((run.out / name).exists() for name in OUTPUT_FILES):
         return
-    write_summary_csv(index, run.out / "summary.csv")
+    write_summary_csv(index, run.out / "summary.csv", leave_out=gone)
     write_report(index, run.out / "report.html", title=f"{run.folder.name or run.folder}",
-                 methods=list(settings.methods), model=index.meta("model") or "")
+                 methods=list(settings.methods), model=index.meta("model") or "", leave_out=gone)
+
+
+def _say_left_out(gone: frozenset[str], run: BatchRun, out) -> None:
+    if gone:
+        one = len(gone) == 1
+        print(f"{len(gone)} {'image' if one else 'images'} no longer in {run.folder} "
+              f"{'was' if one else 'were'} left out of the report; {'its' if one else 'their'} files "
+              f"stay in {run.out}", file=out)

@@ -104,14 +104,26 @@ class BatchIndex:
         self._db.execute("COMMIT")
         return files
 
-    def counts(self) -> dict[str, int]:
-        return dict(self._db.execute("SELECT status, COUNT(*) FROM images GROUP BY status").fetchall())
+    def counts(self, leave_out: frozenset[str] = frozenset()) -> dict[str, int]:
+        """Images per status, not counting the paths in ``leave_out``."""
+        counts: dict[str, int] = {}
+        for relpath, status in self._db.execute("SELECT relpath, status FROM images"):
+            if relpath not in leave_out:
+                counts[status] = counts.get(status, 0) + 1
+        return counts
 
-    def images(self):
-        """Every image row, in path order, one at a time (the report streams them)."""
+    def recorded_except(self, present: set[str]) -> frozenset[str]:
+        """Recorded images whose path is not in ``present`` (removed from the folder since)."""
+        return frozenset(r[0] for r in self._db.execute("SELECT relpath FROM images") if r[0] not in present)
+
+    def images(self, leave_out: frozenset[str] = frozenset()):
+        """Every image row but those in ``leave_out``, in path order, one at a time (the report
+        streams them)."""
         cursor = self._db.execute("SELECT relpath, status, error, true_name, predictions, thumbnail, seconds "
                                   "FROM images ORDER BY relpath")
         for relpath, status, error, true_name, predictions, thumbnail, seconds in cursor:
+            if relpath in leave_out:
+                continue
             yield {"relpath": relpath, "status": status, "error": error, "true_name": true_name,
                    "predictions": json.loads(predictions or "[]"), "thumbnail": thumbnail or b"",
                    "seconds": seconds}

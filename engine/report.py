@@ -32,13 +32,14 @@ def _better_than_random(scores: dict) -> str:
     return "" if better is None else "yes" if better else "no"
 
 
-def write_summary_csv(index, path: Path) -> None:
-    """One row per image × method (a failed image: one row with its error)."""
+def write_summary_csv(index, path: Path, leave_out: frozenset[str] = frozenset()) -> None:
+    """One row per image × method (a failed image: one row with its error); the images in
+    ``leave_out`` (no longer in the folder) get none."""
     def write(handle) -> None:
         text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
         table = csv.writer(text)
         table.writerow(CSV_COLUMNS)
-        for image in index.images():
+        for image in index.images(leave_out):
             predicted = image["predictions"][0] if image["predictions"] else {}
             common = [image["relpath"], image["true_name"] or "", predicted.get("name", ""),
                       _number(predicted.get("probability")), _correct(image, predicted)]
@@ -60,13 +61,17 @@ def write_summary_csv(index, path: Path) -> None:
     atomic_write(path, write)
 
 
-def write_report(index, path: Path, title: str, methods: list[str], model: str = "") -> None:
+def write_report(index, path: Path, title: str, methods: list[str], model: str = "",
+                 leave_out: frozenset[str] = frozenset()) -> None:
+    """The page of every recorded image but those in ``leave_out`` (no longer in the folder)."""
     def write(handle) -> None:
         text = io.TextIOWrapper(handle, encoding="utf-8")
-        counts = index.counts()
+        counts = index.counts(leave_out)
+        gone = (f" · {len(leave_out)} {_images(len(leave_out))} of earlier runs no longer in the folder "
+                "left out (their files stay)") if leave_out else ""
         text.write(_HEAD.replace("{title}", html.escape(title)))
         text.write(f"<h1>{html.escape(title)}</h1><p class=meta>{html.escape(model)} · "
-                   f"{counts.get('done', 0)} images explained, {counts.get('failed', 0)} failed · "
+                   f"{counts.get('done', 0)} images explained, {counts.get('failed', 0)} failed{gone} · "
                    f"click a column title to sort</p>")
         text.write("<table id=results><thead><tr><th data-type=text>image</th>"
                    "<th data-type=text>true</th><th data-type=text>predicted</th>"
@@ -76,7 +81,7 @@ def write_report(index, path: Path, title: str, methods: list[str], model: str =
                        f"<th data-type=number>{html.escape(method)} faithfulness</th>")
         text.write("</tr></thead><tbody>\n")
         failures = []
-        for image in index.images():
+        for image in index.images(leave_out):
             if image["status"] != "done":
                 failures.append((image["relpath"], image["error"]))
                 continue
@@ -124,6 +129,10 @@ def write_report(index, path: Path, title: str, methods: list[str], model: str =
         text.detach()
 
     atomic_write(path, write)
+
+
+def _images(count: int) -> str:
+    return "image" if count == 1 else "images"
 
 
 def _img(jpeg: bytes) -> str:

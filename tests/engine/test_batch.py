@@ -221,3 +221,55 @@ def test_without_ray_installed_the_ray_option_says_how_to_install_it(monkeypatch
     monkeypatch.setitem(__import__("sys").modules, "ray", None)  # import ray now fails
     assert main(["batch", str(tmp_path), "--out", str(tmp_path / "out"), "--ray", "auto"]) == 2
     assert capsys.readouterr().err == "error: --ray needs Ray: pip install -r requirements-ray.txt (ray 2.60.0)\n"
+
+
+def test_images_removed_from_the_folder_leave_the_report_but_keep_their_files(tmp_path, conv_model, capsys):
+    path, classifier = conv_model
+    root = labelled_folder(tmp_path / "data", per_class=2, broken=True)
+    out = tmp_path / "out"
+    assert run_batch(BatchRun(root, out, settings(path, methods=("gradcam",))), lambda: classifier) == 1
+    kept = out / "results" / "left" / "0.png.gradcam.npz"
+    assert kept.exists()
+    (root / "left" / "0.png").rename(tmp_path / "0.png")
+    (root / "right" / "broken.jpg").unlink()
+    Image.fromarray(np.full((40, 48, 3), 90, np.uint8)).save(root / "left" / "new.png")
+    capsys.readouterr()
+
+    def present(expected_images):
+        with open(out / "summary.csv", newline="") as f:
+            assert sorted({r["image"] for r in csv.DictReader(f)}) == expected_images
+        page = (out / "report.html").read_text()
+        for name in ("left/0.png", "right/broken.jpg", "left/1.png", "left/new.png", "right/0.png"):
+            if name in expected_images:
+                assert f">{name}</td>" in page, name
+            else:  # neither a row nor a failure
+                assert name not in page, name
+        return page
+
+    assert run_batch(BatchRun(root, out, settings(path, methods=("gradcam",))), lambda: classifier) == 0
+    said = capsys.readouterr().out
+    assert "1 of 4 images to explain (3 done earlier)" in said
+    assert (f"2 images no longer in {root} were left out of the report; their files stay in {out}\n"
+            in said)
+    assert "4 images done, 0 failed" in said
+    page = present(["left/1.png", "left/new.png", "right/0.png", "right/1.png"])
+    assert "4 images explained, 0 failed · 2 images of earlier runs no longer in the folder" in page
+    assert "<h2>Failures (0)</h2>" in page
+    assert kept.exists() and {"left/0.png", "right/broken.jpg"} <= {r[0] for r in _images(out)}
+
+    # Nothing to explain: the line again; one image put back is in the report again, unexplained anew.
+    (tmp_path / "0.png").rename(root / "left" / "0.png")
+    assert run_batch(BatchRun(root, out, settings(path, methods=("gradcam",))), lambda: classifier) == 0
+    said = capsys.readouterr().out
+    assert (f"1 image no longer in {root} was left out of the report; its files stay in {out}\n" in said
+            and "nothing to do: all 5 images are done" in said)
+    present(["left/0.png", "left/1.png", "left/new.png", "right/0.png", "right/1.png"])
+    assert kept.stat().st_size > 0
+
+
+def _images(out):
+    db = sqlite3.connect(out / "index.sqlite")
+    try:
+        return db.execute("SELECT relpath, status FROM images").fetchall()
+    finally:
+        db.close()
