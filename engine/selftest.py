@@ -3,7 +3,8 @@
 Meant for a built (frozen) app, where a missing module or data file shows up only at run
 time, and just as runnable from source. It loads the untrained ResNet-50 (no weights file
 or download needed, same compute), predicts the bundled sample image, explains it with
-small SHAP and LIME runs and renders one PNG, then prints a short summary ending in
+small SHAP and LIME runs, renders one PNG and predicts with a tiny ONNX model it writes
+(OpenVINO's ONNX frontend, checked against numpy), then prints a short summary ending in
 "self-test passed" and returns 0; on failure it prints one line and returns 1.
 
 A windowed app on Windows or macOS has no console, so ``--report FILE`` also writes the
@@ -188,6 +189,39 @@ def _steps(report: _Report):
             raise RuntimeError("the Telea kernel's image differs from cv2.inpaint's")
         report.say(f"inpainting: kernel ready in {ready_s:.2f} s, image identical to cv2.inpaint's")
 
+    def onnx_model():
+        """A tiny ONNX classifier (flatten, dense layer, softmax) written here: its answer
+        in numpy is the check that the ONNX frontend is present and reads it right."""
+        import numpy as np
+        from onnx import TensorProto, helper, numpy_helper, save
+
+        from engine.models import ModelSpec, load_classifier
+
+        rng = np.random.default_rng(0)
+        size, classes = 8, 3
+        weights = rng.normal(0, 0.05, (3 * size * size, classes)).astype(np.float32)
+        nodes = [helper.make_node("Flatten", ["image"], ["flat"]),
+                 helper.make_node("Gemm", ["flat", "w"], ["logits"]),
+                 helper.make_node("Softmax", ["logits"], ["p"], axis=1)]
+        graph = helper.make_graph(
+            nodes, "selftest", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, size, size])],
+            [helper.make_tensor_value_info("p", TensorProto.FLOAT, ["batch", classes])],
+            [numpy_helper.from_array(weights, "w")])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+        pixels = rng.integers(0, 256, (2, size, size, 3), dtype=np.uint8)
+        with tempfile.TemporaryDirectory(prefix="image-explainer-selftest-") as folder:
+            path = Path(folder) / "selftest.onnx"
+            save(model, str(path))
+            classifier = load_classifier(ModelSpec(model=str(path), preprocess="unit"))
+            got = classifier.predict(pixels)
+        logits = (pixels / 255.0).transpose(0, 3, 1, 2).reshape(2, -1) @ weights
+        expected = np.exp(logits - logits.max(1, keepdims=True))
+        expected /= expected.sum(1, keepdims=True)
+        if got.shape != expected.shape or not np.allclose(got, expected, atol=1e-5):
+            raise RuntimeError(f"ONNX probabilities {np.round(got, 4).tolist()} differ from numpy's "
+                               f"{np.round(expected, 4).tolist()}")
+        report.say(f"onnx: {size}x{size} model read by {classifier.runtime}, probabilities match numpy")
+
     def render():
         from PIL import Image
 
@@ -211,4 +245,5 @@ def _steps(report: _Report):
         ("SHAP", explain_with("shap")),
         ("LIME", explain_with("lime")),
         ("rendering", render),
+        ("ONNX model", onnx_model),
     ]

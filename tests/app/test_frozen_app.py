@@ -81,7 +81,8 @@ def test_self_test_passes(app, tmp_path):
     assert "(frozen app," in result.stdout, "the self-test did not run inside the frozen app"
     text = report.read_text(encoding="utf-8")
     assert "self-test passed" in text
-    for line in ("model: ResNet-50 (untrained", "shap:", "lime:", "render: PNG"):
+    for line in ("model: ResNet-50 (untrained", "shap:", "lime:", "render: PNG",
+                 "onnx: 8x8 model read by openvino"):
         assert line in text
     # The bundle carries OpenVINO's CPU plugin and frontends, so the fast forward pass runs.
     assert "forward pass: OpenVINO (float32)" in text, text
@@ -115,6 +116,26 @@ def test_explain_writes_png_npz_and_json(app, tmp_path):
     names = sorted(p.name for p in out.iterdir())
     assert "chelsea.lime.json" in names and "chelsea.lime.npz" in names, names
     assert any(n.startswith("chelsea.lime.") and n.endswith(".png") for n in names), names
+
+
+def test_an_onnx_model_predicts_what_numpy_computes(app, tmp_path):
+    """The bundle reads ONNX files with OpenVINO's ONNX frontend (onnxruntime is left out)."""
+    import numpy as np
+    import onnx_models
+    from PIL import Image
+
+    model = onnx_models.save(onnx_models.conv_net(size=16), tmp_path / "conv.onnx")
+    pixels = np.random.default_rng(3).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "photo.png")
+    result = _run(app, "predict", str(tmp_path / "photo.png"), "--model", str(model), "--preprocess", "unit",
+                  "--top", "5", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [entry] = json.loads(result.stdout)
+    logits = onnx_models.conv_reference(pixels[None], 0.0, 255.0)[0]
+    expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    got = {p["index"]: p["probability"] for p in entry["predictions"]}
+    assert sorted(got) == list(range(5))
+    np.testing.assert_allclose([got[i] for i in range(5)], expected, atol=1e-5)
 
 
 def test_bad_input_is_one_clear_line(app, tmp_path):
