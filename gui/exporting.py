@@ -31,6 +31,17 @@ def ask_figure_path(parent: QWidget, suggested: str, title: str = "Export figure
     return target
 
 
+def figure_name(entry: ImageEntry, class_index: int, compare: bool = False) -> str:
+    """The suggested file name of a class tab's figure, named like the command line's PNGs:
+    ``coffee.967-espresso.png`` (``coffee.compare.967-espresso.png`` for the Compare view)."""
+    from engine.outputs import class_label
+
+    name = next((e.class_names[e.index_of(class_index)] for e in entry.explanations
+                 if class_index in e.classes), "")
+    view = ".compare" if compare else ""
+    return f"{entry.name}{view}.{class_label(class_index, name)}.png"
+
+
 def export_figure(parent: QWidget, canvas: ExplanationCanvas, suggested: str) -> Path | None:
     """Ask for a file name and save the canvas's own figure there (PNG, SVG or PDF)."""
     target = ask_figure_path(parent, suggested)
@@ -44,12 +55,10 @@ def export_figure(parent: QWidget, canvas: ExplanationCanvas, suggested: str) ->
 
 def planned_map_files(folder: Path, entry: ImageEntry) -> list[Path]:
     """The files ``engine.export.write_explanation`` will write for this image."""
-    files = []
-    for explanation in entry.explanations:
-        base = f"{entry.name}.{explanation.method}"
-        files += [folder / f"{base}.json", folder / f"{base}.npz"]
-        files += [folder / f"{base}.{c}.png" for c in explanation.classes]
-    return files
+    from engine.export import explanation_paths
+
+    return [path for explanation in entry.explanations
+            for path in explanation_paths(folder, entry.name, explanation)]
 
 
 def export_maps(parent: QWidget, entry: ImageEntry, lime_view, folder: Path | None = None) -> list[Path]:

@@ -512,9 +512,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         if canvas is None or entry is None:
             self.report("Nothing to export yet: explain an image first", "info")
             return None
-        tabs = self.results_view.current_tabs()
-        view = " - compare" if self.results_view.mode == "compare" else ""
-        suggested = f"{entry.name} - {tabs.tabText(tabs.currentIndex())}{view}.png"
+        suggested = exporting.figure_name(entry, canvas.class_index, self.results_view.mode == "compare")
         try:
             path = exporting.export_figure(self, canvas, suggested)
         except (OSError, ValueError, EngineError) as exc:  # EngineError: a full disk, named

@@ -180,7 +180,7 @@ def test_faithfulness_and_sanity_json(workspace, tmp_path):
     with np.load(tmp_path / "out" / "texture.ig.npz", allow_pickle=False) as arrays:
         assert arrays["metrics_morf_curves"].shape == (2, 21)
         assert arrays["sanity_maps"].shape == (1, 2, 64, 64)
-    assert Image.open(tmp_path / "out" / "texture.ig.0.png").size[0] > 400
+    assert Image.open(tmp_path / "out" / "texture.ig.0-class_0.png").size[0] > 400
 
 
 def test_explain_reuses_a_stored_result_with_the_same_settings_only(workspace, tmp_path):
