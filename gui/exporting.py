@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from gui.figure_canvas import ExplanationCanvas
 from gui.image_entry import ImageEntry
+from gui.remembered_folders import EXPORTS, existing_folder, save_file
 
 FIGURE_FILTERS = {"PNG image (*.png)": ".png", "SVG drawing (*.svg)": ".svg", "PDF document (*.pdf)": ".pdf"}
 FIGURE_DPI = 150
@@ -19,7 +20,7 @@ FIGURE_DPI = 150
 
 def ask_figure_path(parent: QWidget, suggested: str, title: str = "Export figure") -> Path | None:
     """A PNG, SVG or PDF file name from the person; None if they cancel or keep a file."""
-    path, chosen = QFileDialog.getSaveFileName(parent, title, suggested, ";;".join(FIGURE_FILTERS))
+    path, chosen = save_file(parent, EXPORTS, title, suggested, ";;".join(FIGURE_FILTERS))
     if not path:
         return None
     target = Path(path)
@@ -66,7 +67,7 @@ def export_maps(parent: QWidget, entry: ImageEntry, lime_view, folder: Path | No
     from engine.export import write_explanation
 
     if folder is None:
-        chosen = QFileDialog.getExistingDirectory(parent, "Export maps into folder")
+        chosen = existing_folder(parent, EXPORTS, "Export maps into folder")
         if not chosen:
             return []
         folder = Path(chosen)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QFileDialog, QProgressDialog, QWidget
+from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from engine.weights import RESNET50_SIZE, format_bytes
 from gui.banner import Banner
 from gui.engine_controller import EngineController
 from gui.engine_requests import ModelFailure
+from gui.remembered_folders import MODELS, open_file
 
 KB = 1024  # the dialog counts kilobytes: QProgressDialog takes 32-bit ints
 
@@ -82,8 +83,8 @@ class WeightsAssistant(QObject):
             ], topic="model")
 
     def choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self._window, "Choose the ResNet-50 weights file", "",
-                                              "Keras weights (*.h5 *.hdf5 *.keras);;All files (*)")
+        path = open_file(self._window, MODELS, "Choose the ResNet-50 weights file",
+                         "Keras weights (*.h5 *.hdf5 *.keras);;All files (*)")
         if path:
             self._banner.dismiss("model")
             self._controller.load_model(self._request().with_weights(path))
