@@ -206,8 +206,13 @@ class ModelActions:
         return True
 
 
+def model_name(model: str) -> str:
+    """How a model is named to the person: ResNet-50, or its file (or folder) name."""
+    return "ResNet-50" if model == "resnet50" else (Path(model).name or model)
+
+
 def _model_name(request: ModelRequest) -> str:
-    return "ResNet-50" if request.model == "resnet50" else (Path(request.model).name or request.model)
+    return model_name(request.model)
 
 
 def _escape(text: str) -> str:
