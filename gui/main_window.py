@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -548,11 +547,6 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         """A problem the person should see: status bar and the non-modal banner."""
         self.statusBar().showMessage(message, MESSAGE_MS)
         self.banner.show_message(_escape(message), level, topic=topic)
-
-    def about(self) -> None:
-        QMessageBox.about(self, "About Image Explainer",
-                          "<b>Image Explainer</b><p>Shows why an image classifier decided what it "
-                          "decided, with SHAP and LIME, one tab per class.</p>")
 
     def _show_entry(self, key: int) -> None:
         entry = self.entries.get(key)
