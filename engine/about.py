@@ -11,6 +11,9 @@ from importlib import metadata
 from engine import __version__
 
 APP_NAME = "Image Explainer"
+# Where each backend's version is found when it is not imported yet (TensorFlow has builds).
+BACKEND_PACKAGES = {"tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-intel"), "jax": ("jax",),
+                    "torch": ("torch",)}
 
 
 def version_line() -> str:
@@ -32,7 +35,9 @@ def keras_backend() -> str:
         name = keras.backend.backend()
     else:
         name = os.environ.get("KERAS_BACKEND", "").strip() or "tensorflow"
-    version = package_version({"torch": "torch", "jax": "jax"}.get(name, name))
+    module = sys.modules.get(name)
+    version = getattr(module, "__version__", None) or next(
+        (v for v in map(package_version, BACKEND_PACKAGES.get(name, (name,))) if v), None)
     return f"{name} {version}" if version else name
 
 

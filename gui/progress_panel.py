@@ -120,7 +120,9 @@ class ProgressPanel(QFrame):
         self._loading = True
         if self.running:
             return
-        self.title.setText(f"Loading model <b>{_escape(name)}</b>…")
+        short = name if len(name) <= 36 else f"{name[:17]}…{name[-18:]}"  # the bar keeps its room
+        self.title.setText(f"Loading model <b>{_escape(short)}</b>…")
+        self.title.setToolTip(name)
         self.bar.setRange(0, 0)  # busy: loading reports no steps
         self.bar.setFormat("")
         self.eta.setText("")
@@ -132,6 +134,7 @@ class ProgressPanel(QFrame):
         if self.running:
             return
         self.title.setText("Ready" if ready else "No model loaded")
+        self.title.setToolTip("")
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
 

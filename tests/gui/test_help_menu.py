@@ -61,7 +61,8 @@ def test_about_shows_the_version_python_keras_and_qt(window, qtbot):
 
     assert f"Image Explainer {__version__}" in text
     assert platform.python_version() in text and keras.__version__ in text
-    assert keras.backend.backend() in text and qVersion() in text
+    backend = keras.backend.backend()
+    assert f"{backend} {sys.modules[backend].__version__}" in text and qVersion() in text
     dialog.close()
 
 
