@@ -12,6 +12,14 @@ from PySide6.QtGui import QAction, QKeySequence
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _close(dialog, window, qtbot) -> None:
+    """Close a dialog and give the shared window its activation back (offscreen Qt does not),
+    so later tests' keyboard shortcuts reach it."""
+    dialog.close()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+
+
 def _native(action: QAction) -> list[str]:
     return [s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts()]
 
@@ -31,7 +39,7 @@ def test_f1_opens_every_shortcut_of_the_window(window, qtbot):
     assert ("Explain", "Ctrl+E") in shown and ("Keyboard shortcuts", "F1, Ctrl+/") in shown
     assert ("Next class tab", "Ctrl+PgDown, Ctrl+Tab") in shown
     assert {menu for menu, _, _ in rows} >= {"File", "Edit", "Model", "Explain", "View", "Help"}
-    dialog.close()
+    _close(dialog, window, qtbot)
 
     # Built from the actions: one added later shows up, with its menu, next time it opens.
     extra = QAction("Frobnicate", window)
@@ -45,7 +53,7 @@ def test_f1_opens_every_shortcut_of_the_window(window, qtbot):
         assert ("File", "Frobnicate", "Ctrl+Alt+F") in dialog.rows()
     finally:
         menu.removeAction(extra)
-        dialog.close()
+        _close(dialog, window, qtbot)
 
 
 def test_about_shows_the_version_python_keras_and_qt(window, qtbot):
@@ -63,7 +71,7 @@ def test_about_shows_the_version_python_keras_and_qt(window, qtbot):
     assert platform.python_version() in text and keras.__version__ in text
     backend = keras.backend.backend()
     assert f"{backend} {sys.modules[backend].__version__}" in text and qVersion() in text
-    dialog.close()
+    _close(dialog, window, qtbot)
 
 
 def test_the_command_line_reports_the_same_version():
