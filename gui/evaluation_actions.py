@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-
 from engine.errors import EngineError
 from gui.evaluation_job import EvaluationJob
 from gui.evaluation_view import EvaluationView

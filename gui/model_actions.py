@@ -61,7 +61,7 @@ class ModelActions:
         self.statusBar().showMessage(f"Opening {_model_name(request)}…", MESSAGE_MS)
         self.controller.load_model(request)
 
-    def _build_recent_models(self, menu) -> RecentModelsMenu:
+    def _build_recent_models(self) -> RecentModelsMenu:
         """Model ▸ Recent models, right below Open model…."""
         self.recent_models_menu = RecentModelsMenu(self.open_recent_model, self)
         return self.recent_models_menu

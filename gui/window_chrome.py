@@ -100,7 +100,7 @@ class WindowChrome:
         model_menu = bar.addMenu("&Model")
         model_menu.setObjectName("modelMenu")
         model_menu.addAction(self.open_model_action)
-        model_menu.addMenu(self._build_recent_models(model_menu))
+        model_menu.addMenu(self._build_recent_models())
         for action in (self.resnet_action, None, self.model_summary_action, None, self.fast_cpu_action):
             model_menu.addSeparator() if action is None else model_menu.addAction(action)
 
