@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
         from engine.cli import main as cli_main
 
         return cli_main(argv)
+    if argv and argv[0] in ("-V", "--version"):  # at once: no Qt, no Keras
+        from engine.about import version_line
+
+        print(version_line())
+        return 0
     if argv and argv[0] in ("-h", "--help"):
         from engine.cli import build_parser
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from engine import strict_json
 from engine import heads
+from engine.about import version_line
 from engine.errors import Cancelled, EngineError, WeightsMissingError
 from engine.explain.gradcam import GradCamParams
 from engine.explain.integrated_gradients import BASELINES, IntegratedGradientsParams
@@ -47,6 +48,7 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="image-explainer",
                            description="Explain why an image classifier decided what it decided.")
+    parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     common = OneLineParser(add_help=False)

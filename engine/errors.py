@@ -38,5 +38,16 @@ class WeightsMissingError(ModelError):
         self.folder = folder
 
 
+class WrongWeightsError(ModelError):
+    """A weights file that does not fit the network. ``str(err)`` says so in plain words;
+    ``detail`` keeps the library's own text for whoever wants it (a tooltip, a log)."""
+
+    def __init__(self, message: str, filename: str, reason: str, detail: str = ""):
+        super().__init__(message)
+        self.filename = filename
+        self.reason = reason  # "its layers do not match" or "it is not a Keras weights file"
+        self.detail = detail
+
+
 class Cancelled(Exception):
     """Raised inside a job when its cancel token is set; not an error."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from engine import strict_json
 from engine.jobs import Explanation, Prediction
-from engine.outputs import ResultSet
+from engine.outputs import ResultSet, class_png_name
 from engine.render import LimeView, class_curves, class_scores, save_class_png
 
 
@@ -74,18 +74,22 @@ def npz_arrays(explanation: Explanation, faithfulness: dict | None = None,
 
 
 def explanation_paths(out_dir: Path, stem: str, explanation: Explanation, pngs: bool = True) -> list[Path]:
-    """The files ``write_explanation`` writes: JSON, NPZ, then (``pngs``) one PNG per class."""
+    """The files ``write_explanation`` writes: JSON, NPZ, then (``pngs``) one PNG per class.
+    JSON and NPZ keep ``STEM.METHOD``: they hold every class, and scripts read them by that name."""
+    out_dir = Path(out_dir)
     base = f"{stem}.{explanation.method}"
+    names = list(explanation.class_names) + [""] * len(explanation.classes)
     return [out_dir / f"{base}.json", out_dir / f"{base}.npz",
-            *(out_dir / f"{base}.{c}.png" for c in (explanation.classes if pngs else ()))]
+            *(out_dir / class_png_name(stem, explanation.method, c, n)
+              for c, n in zip(explanation.classes if pngs else (), names))]
 
 
 def write_explanation(out_dir: Path, stem: str, explanation: Explanation, image_path: str,
                       predictions: list[Prediction], lime_view: LimeView | None = None,
                       faithfulness: dict | None = None, stability: dict | None = None,
                       sanity: dict | None = None, pngs: bool = True) -> list[Path]:
-    """``STEM.METHOD.json``, ``STEM.METHOD.npz`` and (``pngs``) one ``STEM.METHOD.CLASS.png``
-    per class, renamed into place together once all are written (complete or absent)."""
+    """``STEM.METHOD.json``, ``STEM.METHOD.npz`` and (``pngs``) one ``STEM.METHOD.INDEX-NAME.png``
+    per class (``engine.outputs.class_png_name``), renamed into place together once all are written (complete or absent)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = explanation_paths(out_dir, stem, explanation, pngs)

@@ -209,9 +209,7 @@ def _load_resnet50(spec: ModelSpec) -> Classifier:
         try:
             model.load_weights(str(weights_file))
         except Exception as exc:
-            raise ModelError(
-                f"{Path(weights_file).name}: not a ResNet-50 ImageNet weights file ({first_line(exc)})"
-            ) from exc
+            raise weights_lookup.wrong_weights_error(weights_file, exc) from exc
     names = read_labels(spec.labels, 1000) if spec.labels else imagenet_class_names()
     classifier = Classifier(model, "ResNet-50", names, spec.preprocess or "caffe",
                             untrained=spec.untrained, source=str(weights_file or "none"),

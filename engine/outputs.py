@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -89,11 +90,29 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^\w.\-]+", "_", text).strip("._") or "image"
 
 
+CLASS_NAME_CHARS = 40  # a class name in a file name is cut here: file names stay short
+
+
+def class_label(index: int, name: str = "") -> str:
+    """``967-espresso``: a class as it appears in file names, the index first so names sort
+    and stay unique, then the class name in safe characters ("/" and spaces become "_")."""
+    plain = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    safe = re.sub(r"[^A-Za-z0-9_\-]+", "_", plain).strip("_-")[:CLASS_NAME_CHARS].strip("_-")
+    return f"{int(index)}-{safe}" if safe else str(int(index))
+
+
+def class_png_name(stem: str, method: str, index: int, name: str = "") -> str:
+    """The one name of a class's PNG, for the command line and the window alike:
+    ``STEM.METHOD.INDEX-NAME.png`` (``coffee.shap.967-espresso.png``)."""
+    return f"{stem}.{method}.{class_label(index, name)}.png"
+
+
 def explanation_files(folder: Path, stem: str, method: str) -> list[Path]:
-    """Files of one explanation that exist already: STEM.METHOD.json/.npz and its class PNGs."""
+    """Files of one explanation that exist already: STEM.METHOD.json/.npz and its class PNGs
+    (named ``INDEX-NAME`` now, ``INDEX`` before: both count, so neither is left stale)."""
     base = f"{stem}.{method}"
     found = [folder / f"{base}.{ext}" for ext in ("json", "npz")]
-    pngs = re.compile(re.escape(base) + r"\.\d+\.png$")
+    pngs = re.compile(re.escape(base) + r"\.\d+(-[A-Za-z0-9_\-]*)?\.png$")
     found = [p for p in found if os.path.lexists(p)]
     if folder.is_dir():
         found += sorted(p for p in folder.iterdir() if pngs.match(p.name))

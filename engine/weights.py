@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Optional, TextIO
 
-from engine.errors import EngineError, WeightsMissingError
+from engine.errors import EngineError, WeightsMissingError, WrongWeightsError
 from engine.jobs import CancelToken
 from engine.resources import resource_path
 from engine.safe_files import require_regular_file
@@ -138,6 +138,35 @@ def missing_weights_error() -> WeightsMissingError:
         "(or pass --weights FILE; --weights none runs the untrained network)"
     )
     return WeightsMissingError(message, RESNET50_FILENAME, folder)
+
+
+def wrong_weights_error(path: str | os.PathLike, exc: BaseException) -> WrongWeightsError:
+    """Plain words for "these are not the ResNet-50 weights", whatever Keras raised."""
+    path = Path(path)
+    if _is_weights_container(path):
+        reason = "its layers do not match"
+    else:
+        reason = "it is not a Keras weights file"
+    message = (f"{path.name} does not hold ResNet-50 ImageNet weights ({reason}); "
+               f"the file needed is {RESNET50_FILENAME} (Keras Applications)")
+    return WrongWeightsError(message, path.name, reason, detail=_one_line(exc))
+
+
+def _is_weights_container(path: Path) -> bool:
+    """A readable HDF5 file or a .keras archive with weights: weights, just not these ones
+    (a damaged or foreign file is "not a weights file")."""
+    import zipfile
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                return "model.weights.h5" in archive.namelist()
+        import h5py  # comes with Keras; imported here, when a weights file has failed
+
+        with h5py.File(path, "r"):
+            return True
+    except Exception:  # noqa: BLE001 - unreadable in any way: not a weights file
+        return False
 
 
 # --------------------------------------------------------------------------- downloading

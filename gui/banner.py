@@ -43,8 +43,10 @@ class BannerStrip(QFrame):
         self._layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.buttons: list[QPushButton] = []
 
-    def set_message(self, text: str, level: str, actions) -> None:
+    def set_message(self, text: str, level: str, actions, details: str = "") -> None:
         self.level = level
+        # The technical words behind a plain message, for whoever asks (hover the text).
+        self.label.setToolTip(f"Details: {details}" if details else "")
         self.setStyleSheet(f"#banner {{ {STYLES[level]} border-radius: 4px; }}"
                            " #banner QLabel { border: none; background: transparent; }")
         self.label.setText(text)
@@ -70,16 +72,18 @@ class Banner(QWidget):
         self._layout.setSpacing(4)
         self._strips: dict[str, BannerStrip] = {}
 
-    def show_message(self, text: str, level: str = "error", actions=(), topic: str = "") -> None:
+    def show_message(self, text: str, level: str = "error", actions=(), topic: str = "",
+                     details: str = "") -> None:
         """``actions``: (button text, callable) pairs, shown as buttons right of the text.
-        ``topic`` groups messages: a new one replaces the old one about the same thing."""
+        ``topic`` groups messages: a new one replaces the old one about the same thing.
+        ``details``: the raw text behind a plain message, shown as the text's tooltip."""
         strip = self._strips.get(topic)
         if strip is None:
             strip = BannerStrip(topic)
             self._strips[topic] = strip
             self._layout.insertWidget(0, strip)  # newest on top
             self._trim()
-        strip.set_message(text, level, actions)
+        strip.set_message(text, level, actions, details)
 
     def dismiss(self, topic: str | None = None) -> None:
         """Hide one topic's message, or every message."""

@@ -90,6 +90,8 @@ class ModelFailure:
     folder: str | None = None
     needs_trust: bool = False  # refused because loading it would run code from the file
     previous: ModelInfo | None = None  # the model still loaded and in use, if any
+    detail: str = ""  # the library's own words behind ``message`` (shown on request)
+    wrong_weights: str = ""  # why a weights file does not fit ResNet-50 (engine WrongWeightsError)
 
     @property
     def weights_missing(self) -> bool:

@@ -223,7 +223,8 @@ class EngineWorker(QObject):
             return
         except Exception as exc:  # noqa: BLE001 - any failure is reported, the thread lives on
             self.modelFailed.emit(ModelFailure(one_line(exc), needs_trust=isinstance(exc, UntrustedModelError),
-                                               previous=previous_info))
+                                               previous=previous_info, detail=getattr(exc, "detail", ""),
+                                               wrong_weights=getattr(exc, "reason", "")))
             return
         self._classifier, self._info = classifier, info
         self._background.clear()

@@ -11,18 +11,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog
-
 from engine.errors import EngineError
 from gui.evaluation_job import EvaluationJob
 from gui.evaluation_view import EvaluationView
 from gui.exporting import confirm_overwrite
 from gui.menu_lookup import add_after, menu_named
-from gui.settings_store import open_settings
+from gui.remembered_folders import EVALUATION, EXPORTS, existing_folder, remember_folder
 
 MESSAGE_MS = 10_000
-FOLDER_KEY = "evaluation/folder"
-EXPORT_KEY = "evaluation/export_folder"
 
 
 class EvaluationActions:
@@ -64,13 +60,11 @@ class EvaluationActions:
     def evaluate_folder(self, folder: str | Path | None = None, batch_size: int = 32) -> EvaluationJob | None:
         """Evaluate ``folder`` (asked for when not given) on the engine thread."""
         if folder is None:
-            start = str(open_settings().value(FOLDER_KEY, "") or "")
-            folder = QFileDialog.getExistingDirectory(
-                self, "Evaluate a labelled folder (one sub-folder of images per class)", start)
+            folder = existing_folder(self, EVALUATION,
+                                     "Evaluate a labelled folder (one sub-folder of images per class)")
             if not folder:
                 return None
-        store = open_settings()
-        store.setValue(FOLDER_KEY, str(folder))
+        remember_folder(EVALUATION, folder)
         if self.controller.model_state == "failed":
             self.report("Load a model before evaluating a folder", topic="evaluation")
             return None
@@ -131,8 +125,7 @@ class EvaluationActions:
             self.report("Nothing to export yet: evaluate a labelled folder first", "info")
             return []
         if folder is None:
-            start = str(open_settings().value(EXPORT_KEY, "") or "")
-            folder = QFileDialog.getExistingDirectory(self, "Export the evaluation into folder", start)
+            folder = existing_folder(self, EXPORTS, "Export the evaluation into folder")
             if not folder:
                 return []
         folder = Path(folder)
@@ -144,7 +137,7 @@ class EvaluationActions:
         except (OSError, ValueError, EngineError) as exc:  # EngineError: a full disk, named
             self.report(f"Could not export the evaluation: {exc}", topic="export")
             return []
-        open_settings().setValue(EXPORT_KEY, str(folder))
+        remember_folder(EXPORTS, folder)
         self.statusBar().showMessage(f"Wrote {', '.join(p.name for p in written)} to {folder}", MESSAGE_MS)
         return written
 

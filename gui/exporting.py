@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from gui.figure_canvas import ExplanationCanvas
 from gui.image_entry import ImageEntry
+from gui.remembered_folders import EXPORTS, existing_folder, save_file
 
 FIGURE_FILTERS = {"PNG image (*.png)": ".png", "SVG drawing (*.svg)": ".svg", "PDF document (*.pdf)": ".pdf"}
 FIGURE_DPI = 150
@@ -19,7 +20,7 @@ FIGURE_DPI = 150
 
 def ask_figure_path(parent: QWidget, suggested: str, title: str = "Export figure") -> Path | None:
     """A PNG, SVG or PDF file name from the person; None if they cancel or keep a file."""
-    path, chosen = QFileDialog.getSaveFileName(parent, title, suggested, ";;".join(FIGURE_FILTERS))
+    path, chosen = save_file(parent, EXPORTS, title, suggested, ";;".join(FIGURE_FILTERS))
     if not path:
         return None
     target = Path(path)
@@ -29,6 +30,17 @@ def ask_figure_path(parent: QWidget, suggested: str, title: str = "Export figure
         if target.exists() and not confirm_overwrite(parent, [target]):
             return None
     return target
+
+
+def figure_name(entry: ImageEntry, class_index: int, compare: bool = False) -> str:
+    """The suggested file name of a class tab's figure, named like the command line's PNGs:
+    ``coffee.967-espresso.png`` (``coffee.compare.967-espresso.png`` for the Compare view)."""
+    from engine.outputs import class_label
+
+    name = next((e.class_names[e.index_of(class_index)] for e in entry.explanations
+                 if class_index in e.classes), "")
+    view = ".compare" if compare else ""
+    return f"{entry.name}{view}.{class_label(class_index, name)}.png"
 
 
 def export_figure(parent: QWidget, canvas: ExplanationCanvas, suggested: str) -> Path | None:
@@ -44,12 +56,10 @@ def export_figure(parent: QWidget, canvas: ExplanationCanvas, suggested: str) ->
 
 def planned_map_files(folder: Path, entry: ImageEntry) -> list[Path]:
     """The files ``engine.export.write_explanation`` will write for this image."""
-    files = []
-    for explanation in entry.explanations:
-        base = f"{entry.name}.{explanation.method}"
-        files += [folder / f"{base}.json", folder / f"{base}.npz"]
-        files += [folder / f"{base}.{c}.png" for c in explanation.classes]
-    return files
+    from engine.export import explanation_paths
+
+    return [path for explanation in entry.explanations
+            for path in explanation_paths(folder, entry.name, explanation)]
 
 
 def export_maps(parent: QWidget, entry: ImageEntry, lime_view, folder: Path | None = None) -> list[Path]:
@@ -57,7 +67,7 @@ def export_maps(parent: QWidget, entry: ImageEntry, lime_view, folder: Path | No
     from engine.export import write_explanation
 
     if folder is None:
-        chosen = QFileDialog.getExistingDirectory(parent, "Export maps into folder")
+        chosen = existing_folder(parent, EXPORTS, "Export maps into folder")
         if not chosen:
             return []
         folder = Path(chosen)

@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QUrl
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtWidgets import QApplication
 
 from gui.image_entry import ImageEntry
 from gui.image_sources import LoadResult, describe_problems, load_bytes, load_paths, load_sample
 from gui.qt_images import qimage_png_bytes
+from gui.remembered_folders import IMAGES, existing_folder, open_files
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)"
 MESSAGE_MS = 10_000
@@ -58,12 +59,12 @@ class ImageIntake:
         return candidate
 
     def open_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", "", IMAGE_FILTER)
+        paths = open_files(self, IMAGES, "Open images", IMAGE_FILTER)
         if paths:
             self.add_paths(paths)
 
     def open_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add the images in a folder")
+        folder = existing_folder(self, IMAGES, "Add the images in a folder")
         if folder:
             self.add_paths([folder])
 

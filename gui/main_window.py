@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -35,7 +34,7 @@ from gui.grid_actions import GridActions
 from gui.image_entry import ImageEntry
 from gui.image_intake import MESSAGE_MS, ImageIntake
 from gui.image_list import ImageList
-from gui.model_actions import ModelActions
+from gui.model_actions import ModelActions, model_name
 from gui.model_info import backend_text, backend_tooltip
 from gui.predictions_view import PredictionsView
 from gui.progress_panel import ProgressPanel
@@ -303,13 +302,15 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
 
     # ================================================================== engine signals
 
-    def _on_model_loading(self, _what: str) -> None:
+    def _on_model_loading(self, what: str) -> None:
         self._update_actions()
+        self.progress_panel.model_loading(model_name(what))
         self.model_label.setText("Loading model…")
         self.backend_label.setText("")
         self.untrained_label.hide()
 
     def _on_model_ready(self, info: ModelInfo) -> None:
+        self.progress_panel.model_loaded(True)
         self.settings_panel.set_gradients_available(info.supports_gradients, info.gradient_note)
         self._update_actions()
         self.model_label.setText(info.label)
@@ -329,6 +330,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
             self.statusBar().clearMessage()
 
     def _on_model_failed(self, failure: ModelFailure) -> None:
+        self.progress_panel.model_loaded(failure.previous is not None)
         self._update_actions()
         if self.explain_model_failure(failure):  # a model file (gui.model_actions says why)
             self._show_entry(self.image_list.current_key())
@@ -337,7 +339,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         if failure.weights_missing:
             self.weights.offer(failure)
         elif self.controller.model_request is not None and self.controller.model_request.model == "resnet50":
-            self.weights.offer_after_error(failure.message)
+            self.weights.offer_after_error(failure)
         else:
             self.report(f"The model could not be loaded: {failure.message}", topic="model")
         self._show_entry(self.image_list.current_key())
@@ -512,9 +514,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         if canvas is None or entry is None:
             self.report("Nothing to export yet: explain an image first", "info")
             return None
-        tabs = self.results_view.current_tabs()
-        view = " - compare" if self.results_view.mode == "compare" else ""
-        suggested = f"{entry.name} - {tabs.tabText(tabs.currentIndex())}{view}.png"
+        suggested = exporting.figure_name(entry, canvas.class_index, self.results_view.mode == "compare")
         try:
             path = exporting.export_figure(self, canvas, suggested)
         except (OSError, ValueError, EngineError) as exc:  # EngineError: a full disk, named
@@ -547,11 +547,6 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         """A problem the person should see: status bar and the non-modal banner."""
         self.statusBar().showMessage(message, MESSAGE_MS)
         self.banner.show_message(_escape(message), level, topic=topic)
-
-    def about(self) -> None:
-        QMessageBox.about(self, "About Image Explainer",
-                          "<b>Image Explainer</b><p>Shows why an image classifier decided what it "
-                          "decided, with SHAP and LIME, one tab per class.</p>")
 
     def _show_entry(self, key: int) -> None:
         entry = self.entries.get(key)

@@ -20,6 +20,7 @@ from gui.model_dialog import OpenModelDialog
 from gui.model_info import backend_text
 from gui.model_memory import remember_model, remember_precision
 from gui.model_summary import ModelSummaryDialog
+from gui.recent_models import RecentModelsMenu, add_recent, recent_request
 
 MESSAGE_MS = 10_000
 
@@ -59,6 +60,21 @@ class ModelActions:
         self.banner.dismiss("model")
         self.statusBar().showMessage(f"Opening {_model_name(request)}…", MESSAGE_MS)
         self.controller.load_model(request)
+
+    def _build_recent_models(self) -> RecentModelsMenu:
+        """Model ▸ Recent models, right below Open model…."""
+        self.recent_models_menu = RecentModelsMenu(self.open_recent_model, self)
+        return self.recent_models_menu
+
+    def open_recent_model(self, entry: dict) -> ModelRequest | None:
+        """A Recent models entry: loaded as Open model… would, if the file is still there."""
+        if not Path(entry["model"]).exists():
+            self.report(f"{entry['model']}: model file not found (moved or deleted)", topic="model")
+            self.recent_models_menu.refresh()
+            return None
+        request = recent_request(entry, self.controller.model_request or self.model_request)
+        self.open_model(request)
+        return request
 
     def use_resnet50(self) -> None:
         """Model ▸ Use ResNet-50 (ImageNet): back to the built-in network."""
@@ -136,6 +152,8 @@ class ModelActions:
             # a model from the command line is for that run only.
             remember_model(request)
         self._opening = None
+        add_recent(request)  # from the window or the command line: both are "opened"
+        self.recent_models_menu.refresh()
         replaced, self._model_in_use = self._model_in_use, info
         if replaced is None:
             return  # the first model of the session: predictions are already on their way
@@ -206,8 +224,13 @@ class ModelActions:
         return True
 
 
+def model_name(model: str) -> str:
+    """How a model is named to the person: ResNet-50, or its file (or folder) name."""
+    return "ResNet-50" if model == "resnet50" else (Path(model).name or model)
+
+
 def _model_name(request: ModelRequest) -> str:
-    return "ResNet-50" if request.model == "resnet50" else (Path(request.model).name or request.model)
+    return model_name(request.model)
 
 
 def _escape(text: str) -> str:

@@ -6,8 +6,12 @@ when the person picks a folder, finishes typing, or clears the field, not at eve
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFileDialog, QLineEdit, QStyle
+from PySide6.QtWidgets import QLineEdit, QStyle
+
+from gui.remembered_folders import BACKGROUND, existing_folder
 
 BACKGROUND_TIP = ("A folder of typical images (say 50–200 training images) that SHAP compares "
                   "each image against. Sub-folders are searched too; at most 'Max images' are "
@@ -42,8 +46,8 @@ class BackgroundFolderField(QLineEdit):
         self._last = self.folder()
 
     def choose(self) -> str:
-        folder = QFileDialog.getExistingDirectory(self.window(), "Choose the background images folder",
-                                                  self.folder())
+        folder = existing_folder(self.window(), BACKGROUND, "Choose the background images folder",
+                                 self.folder() if Path(self.folder()).is_dir() else "")
         if folder:
             self.setText(folder)
             self._announce()

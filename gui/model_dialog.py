@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 from engine.preprocess import PREPROCESS_MODES
 from gui.engine_requests import ModelRequest
 from gui.model_memory import remembered_choices
+from gui.remembered_folders import MODELS, existing_folder, open_file
 
 MODEL_FILTER = ("Models (*.keras *.h5 *.hdf5 *.onnx);;Keras models (*.keras *.h5 *.hdf5);;"
                 "ONNX models (*.onnx);;All files (*)")
@@ -139,24 +139,23 @@ class OpenModelDialog(QDialog):
     # ------------------------------------------------------------------ choosing
 
     def choose_model_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a model", self._start_folder(), MODEL_FILTER)
+        path = open_file(self, MODELS, "Open a model", MODEL_FILTER, self._start_folder())
         if path:
             self.set_model(path)
 
     def choose_model_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a TensorFlow SavedModel folder", self._start_folder())
+        path = existing_folder(self, MODELS, "Open a TensorFlow SavedModel folder", self._start_folder())
         if path:
             self.set_model(path)
 
     def choose_labels(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Class names for this model", self._start_folder(),
-                                              LABELS_FILTER)
+        path = open_file(self, MODELS, "Class names for this model", LABELS_FILTER, self._start_folder())
         if path:
             self.labels_edit.setText(path)
 
     def choose_custom_objects(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Python file with the model's custom layers",
-                                              self._start_folder(), CUSTOM_OBJECTS_FILTER)
+        path = open_file(self, MODELS, "Python file with the model's custom layers", CUSTOM_OBJECTS_FILTER,
+                         self._start_folder())
         if path:
             self.custom_edit.setText(path)
 
@@ -208,8 +207,10 @@ class OpenModelDialog(QDialog):
         self.buttons.button(QDialogButtonBox.StandardButton.Open).setEnabled(bool(self.model_edit.text().strip()))
 
     def _start_folder(self) -> str:
+        """Beside the model chosen, else where the last model dialog ended (remembered)."""
         text = self.model_edit.text().strip()
-        return str(Path(text).parent) if text else ""
+        folder = Path(text).parent if text else None
+        return str(folder) if folder is not None and folder.is_dir() else ""
 
 
 def _is_onnx(path: str) -> bool:

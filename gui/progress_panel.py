@@ -56,6 +56,7 @@ class ProgressPanel(QFrame):
         layout.addWidget(self.cancel)
         self._job_id: int | None = None
         self._previewing = False
+        self._loading = False
 
     def job_started(self, job: ExplainJob, name: str) -> None:
         self._job_id = job.job_id
@@ -113,6 +114,29 @@ class ProgressPanel(QFrame):
         self.bar.setFormat("")
         self.bar.setValue(self.bar.minimum() if stopped else self.bar.maximum())
         self.cancel.setEnabled(False)
+
+    def model_loading(self, name: str) -> None:
+        """A model loads (seconds): say which, with a busy bar, unless a job's bar is showing."""
+        self._loading = True
+        if self.running:
+            return
+        short = name if len(name) <= 36 else f"{name[:17]}…{name[-18:]}"  # the bar keeps its room
+        self.title.setText(f"Loading model <b>{_escape(short)}</b>…")
+        self.title.setToolTip(name)
+        self.bar.setRange(0, 0)  # busy: loading reports no steps
+        self.bar.setFormat("")
+        self.eta.setText("")
+
+    def model_loaded(self, ready: bool) -> None:
+        if not self._loading:
+            return
+        self._loading = False
+        if self.running:
+            return
+        self.title.setText("Ready" if ready else "No model loaded")
+        self.title.setToolTip("")
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
 
     def set_queue(self, names: list[str]) -> None:
         if not names:

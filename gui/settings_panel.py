@@ -38,6 +38,7 @@ from gui.settings_store import (
     load_settings,
     save_setting,
 )
+from gui.wheel_guard import WheelGuard
 
 LIME_VIEW_FIELDS = ("lime_view", "lime_view_features", "lime_boundaries")
 GRADIENT_METHODS = ("gradcam", "ig", "shap-gradient")  # need the model's gradients
@@ -161,6 +162,8 @@ class SettingsPanel(QScrollArea):
         layout.addWidget(defaults, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
         self.setWidget(body)
+        self.wheel_guard = WheelGuard(self)  # the wheel scrolls the panel, not the field under it
+        self.wheel_guard.guard(body)
         self.set_values(load_settings())
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt naming

@@ -10,7 +10,9 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QLabel, QStyle
 
+from gui.about_dialog import AboutDialog
 from gui.image_sources import SAMPLES
+from gui.shortcuts_dialog import SHORTCUTS, ShortcutsDialog
 
 
 class WindowChrome:
@@ -97,8 +99,9 @@ class WindowChrome:
 
         model_menu = bar.addMenu("&Model")
         model_menu.setObjectName("modelMenu")
-        for action in (self.open_model_action, self.resnet_action, None, self.model_summary_action,
-                       None, self.fast_cpu_action):
+        model_menu.addAction(self.open_model_action)
+        model_menu.addMenu(self._build_recent_models())
+        for action in (self.resnet_action, None, self.model_summary_action, None, self.fast_cpu_action):
             model_menu.addSeparator() if action is None else model_menu.addAction(action)
 
         explain_menu = bar.addMenu("E&xplain")
@@ -114,7 +117,15 @@ class WindowChrome:
         view_menu.addAction(self.settings_dock.toggleViewAction())
 
         help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self._action("&About", self.about))
+        help_menu.setObjectName("helpMenu")
+        self.shortcuts_action = self._action("&Keyboard shortcuts", self.show_shortcuts, list(SHORTCUTS),
+                                             "Every action's keyboard shortcut")
+        self.about_action = self._action("&About Image Explainer", self.about,
+                                         tip="The version of the app and of what it runs on")
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
+        help_menu.addAction(self.about_action)
 
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("mainToolBar")
@@ -135,6 +146,27 @@ class WindowChrome:
                        self.explain_all_action, self.cancel_action, None, self.export_figure_action,
                        self.export_maps_action):
             toolbar.addSeparator() if action is None else toolbar.addAction(action)
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """Help ▸ Keyboard shortcuts (F1, Ctrl+/): built from the actions each time it opens."""
+        dialog = getattr(self, "shortcuts_dialog", None)
+        if dialog is None:
+            dialog = self.shortcuts_dialog = ShortcutsDialog(self)
+        dialog.refresh()
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
+
+    def about(self) -> AboutDialog:
+        """Help ▸ About: non-modal, so it never stops the window (or a test)."""
+        dialog = getattr(self, "about_dialog", None)
+        if dialog is None:
+            dialog = self.about_dialog = AboutDialog(self)
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()

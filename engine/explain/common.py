@@ -16,7 +16,9 @@ def library_versions(classifier=None) -> dict:
     from engine.backend import backend_name, backend_version
 
     uses_keras = getattr(classifier, "supports_gradients", True)
-    versions = {"python": platform.python_version()}
+    from engine import __version__
+
+    versions = {"image_explainer": __version__, "python": platform.python_version()}
     packages = ("keras", "shap", "lime", "numpy") if uses_keras else ("onnx", "openvino", "shap", "lime", "numpy")
     for package in packages:
         try:

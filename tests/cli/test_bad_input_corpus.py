@@ -263,8 +263,9 @@ def test_a_method_that_cannot_run_is_skipped_and_the_rest_goes_on(corpus, tmp_pa
         ("lime", str(tmp_path / "a" / "good.png")), ("lime", str(tmp_path / "b" / "good.png"))]
     # Same stem, two inputs: two complete sets with distinct names, each saying its input.
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["a-good.lime.0.png", "a-good.lime.1.png", "a-good.lime.json", "a-good.lime.npz",
-                     "b-good.lime.0.png", "b-good.lime.1.png", "b-good.lime.json", "b-good.lime.npz"]
+    assert names == ["a-good.lime.0-bright_region.png", "a-good.lime.1-dark_region.png",
+                     "a-good.lime.json", "a-good.lime.npz",
+                     "b-good.lime.0-bright_region.png", "b-good.lime.1-dark_region.png", "b-good.lime.json", "b-good.lime.npz"]
     for prefix in ("a", "b"):
         written = json.loads((out / f"{prefix}-good.lime.json").read_text())
         assert written["image"] == str(tmp_path / prefix / "good.png")

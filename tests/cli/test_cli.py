@@ -74,8 +74,8 @@ def test_explain_writes_json_npz_png_and_is_reproducible(workspace, tmp_path):
             assert arrays["image"].dtype == np.uint8 and arrays["image"].shape == (64, 64, 3)
             with np.load(tmp_path / "b" / f"region.{method}.npz", allow_pickle=False) as again:
                 np.testing.assert_array_equal(arrays["maps"], again["maps"])
-        for index in (0, 1):
-            png = Image.open(tmp_path / "a" / f"region.{method}.{index}.png")
+        for label in ("0-bright_region", "1-dark_region"):  # index and class name
+            png = Image.open(tmp_path / "a" / f"region.{method}.{label}.png")
             assert png.size[0] > 400 and len(set(png.convert("RGB").getdata())) > 50
     assert not list((tmp_path / "a").glob("*.part"))
 
@@ -180,7 +180,7 @@ def test_faithfulness_and_sanity_json(workspace, tmp_path):
     with np.load(tmp_path / "out" / "texture.ig.npz", allow_pickle=False) as arrays:
         assert arrays["metrics_morf_curves"].shape == (2, 21)
         assert arrays["sanity_maps"].shape == (1, 2, 64, 64)
-    assert Image.open(tmp_path / "out" / "texture.ig.0.png").size[0] > 400
+    assert Image.open(tmp_path / "out" / "texture.ig.0-class_0.png").size[0] > 400
 
 
 def test_explain_reuses_a_stored_result_with_the_same_settings_only(workspace, tmp_path):

@@ -72,7 +72,7 @@ def test_signal_mid_write_leaves_only_complete_sets(workspace, tmp_path, signum)
     assert "img00" in stems and len(stems) < len(images)  # stopped part way
     for stem in stems:  # each set complete: JSON, NPZ and both class PNGs
         assert sorted(p.name for p in out.glob(f"{stem}.*")) == [
-            f"{stem}.lime.0.png", f"{stem}.lime.1.png", f"{stem}.lime.json", f"{stem}.lime.npz"]
+            f"{stem}.lime.0-bright_region.png", f"{stem}.lime.1-dark_region.png", f"{stem}.lime.json", f"{stem}.lime.npz"]
 
 
 class SlowWeights(http.server.BaseHTTPRequestHandler):

@@ -140,8 +140,22 @@ def test_missing_resnet_weights_is_a_clear_error(tmp_path, monkeypatch):
 def test_wrong_weights_file_is_a_clear_error(tmp_path):
     bogus = tmp_path / "weights.h5"
     bogus.write_bytes(b"definitely not hdf5")
-    with pytest.raises(ModelError, match="weights.h5: not a ResNet-50 ImageNet weights file"):
+    with pytest.raises(ModelError, match="weights.h5 does not hold ResNet-50 ImageNet weights "
+                                         r"\(it is not a Keras weights file\)") as caught:
         load_classifier(ModelSpec(weights=str(bogus)))
+    assert "resnet50_weights_tf_dim_ordering_tf_kernels.h5" in str(caught.value)
+    assert caught.value.detail and caught.value.detail not in str(caught.value)  # Keras's words kept apart
+
+
+def test_weights_of_another_network_say_the_layers_do_not_match(tmp_path):
+    import keras
+
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    path = tmp_path / "other.weights.h5"
+    other.save_weights(path)
+    with pytest.raises(ModelError, match=r"other.weights.h5 does not hold ResNet-50 ImageNet weights "
+                                         r"\(its layers do not match\)"):
+        load_classifier(ModelSpec(weights=str(path)))
 
 
 def test_untrained_resnet_says_so(untrained_resnet):

@@ -15,6 +15,7 @@ from engine.outputs import (
     OutputError,
     ResultSet,
     check_output_folder,
+    class_png_name,
     distinct_stems,
     explanation_files,
     refuse_existing,
@@ -65,6 +66,39 @@ def test_out_folder_is_checked_before_anything_is_computed(tmp_path):
         check_output_folder(tmp_path / "file")
     made = check_output_folder(tmp_path / "new" / "deeper")
     assert made.is_dir() and listing(made) == []  # the write probe leaves nothing behind
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("espresso", "coffee.shap.967-espresso.png"),
+    ("Egyptian cat", "coffee.shap.967-Egyptian_cat.png"),
+    ("Chihuahua/Mexican hairless", "coffee.shap.967-Chihuahua_Mexican_hairless.png"),
+    ("three-toed sloth", "coffee.shap.967-three-toed_sloth.png"),
+    ("café crème", "coffee.shap.967-cafe_creme.png"),
+    ("../../etc/passwd", "coffee.shap.967-etc_passwd.png"),
+    ("  ", "coffee.shap.967.png"),
+    ("猫", "coffee.shap.967.png"),
+    ("x" * 300, "coffee.shap.967-" + "x" * 40 + ".png"),
+])
+def test_class_png_names_carry_index_and_a_safe_class_name(name, expected):
+    assert class_png_name("coffee", "shap", 967, name) == expected
+
+
+def test_write_explanation_names_pngs_by_class_and_keeps_json_npz_names(tmp_path):
+    from engine.export import write_explanation
+    from engine.jobs import Explanation
+
+    maps = np.random.default_rng(0).normal(size=(2, 8, 8)).astype(np.float32)
+    explanation = Explanation(method="gradcam", classes=[3, 7], class_names=["tabby cat", "a/b"],
+                              probabilities=[0.6, 0.3], maps=maps, image=np.zeros((8, 8, 3), np.uint8),
+                              params={}, timings={}, versions={}, model="test")
+    written = write_explanation(tmp_path, "cat", explanation, "cat.png", [])
+    assert sorted(p.name for p in written) == ["cat.gradcam.3-tabby_cat.png", "cat.gradcam.7-a_b.png",
+                                               "cat.gradcam.json", "cat.gradcam.npz"]
+    # An existing set, new names or old, is found before anything is overwritten.
+    (tmp_path / "cat.gradcam.4.png").write_text("mine")
+    assert sorted(p.name for p in explanation_files(tmp_path, "cat", "gradcam")) == [
+        "cat.gradcam.3-tabby_cat.png", "cat.gradcam.4.png", "cat.gradcam.7-a_b.png", "cat.gradcam.json",
+        "cat.gradcam.npz"]
 
 
 def test_existing_result_files_are_named_and_kept(tmp_path):

@@ -1,6 +1,9 @@
 """Which explanation to trust, in the window: the Compare view, stability re-runs, the IG
 baseline setting, ``gui --faithfulness`` and faithfulness scores for the Grad-CAM preview."""
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 from gui_helpers import FAST, read_json, wait_until_done
@@ -81,7 +84,8 @@ def test_all_methods_open_the_comparison_with_every_method(conv, qtbot, image_fo
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         staticmethod(lambda parent, title, suggested, *a: asked.append(suggested) or (str(target), "")))
     assert conv.export_figure() == target
-    assert asked[0].endswith(" - compare.png") and target.read_bytes().startswith(b"\x89PNG")
+    assert re.fullmatch(r"coffee\.compare\.[01]-(left|right)\.png", Path(asked[0]).name)
+    assert target.read_bytes().startswith(b"\x89PNG")
 
     # The corner switch goes back to side by side, for every tab, and the menu follows.
     canvas = tabs.currentWidget()

@@ -113,7 +113,7 @@ def test_export_figure_and_maps(window, qtbot, image_folder, tmp_path, monkeypat
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(out)))
     written = window.export_maps()
     names = sorted(p.name for p in written)
-    assert "region.shap.npz" in names and "region.lime.json" in names and "region.shap.0.png" in names
+    assert "region.shap.npz" in names and "region.lime.json" in names and "region.shap.0-bright_region.png" in names
     assert len(names) == 2 * (2 + 2)  # per method: json, npz and one PNG per class
 
     # Existing files are never overwritten without asking; "No" leaves them alone.

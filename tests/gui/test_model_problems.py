@@ -91,6 +91,7 @@ def test_missing_weights_choose_download_or_untrained(qtbot, tmp_path, no_weight
     assert failure.weights_missing and failure.filename == RESNET50_FILENAME
     text = window.banner.text()
     assert RESNET50_FILENAME in text and str(no_weights) in text
+    assert "Model ▸ Open model…" in text  # one's own model needs no ResNet-50 weights
     assert set(_buttons(window)) == {"Choose weights file…", "Download", "Use untrained network"}
 
     # (a) Choose a file: the model reloads with it (this one is not real weights: a clear error).
@@ -101,8 +102,14 @@ def test_missing_weights_choose_download_or_untrained(qtbot, tmp_path, no_weight
         _buttons(window)["Choose weights file…"].click()
     assert window.controller.model_request.weights == str(bogus)
     assert "my-weights.h5" in failed.args[0].message
-    assert "my-weights.h5" in window.banner.text()
-    assert "Use untrained network" in _buttons(window)
+    # Plain words, the file needed and the ways on; what Keras said only on hover.
+    text = window.banner.text()
+    assert "my-weights.h5" in text and "does not hold ResNet-50 ImageNet weights" in text
+    assert "it is not a Keras weights file" in text and RESNET50_FILENAME in text
+    detail = failed.args[0].detail
+    assert detail and detail not in text and detail not in failed.args[0].message
+    assert window.banner.strip("model").label.toolTip() == f"Details: {detail}"
+    assert set(_buttons(window)) == {"Choose weights file…", "Download", "Use untrained network"}
 
     # (b) Download, with a progress dialog (bytes, speed, Cancel) fed from the engine thread.
     window.weights.offer(failure)

@@ -10,7 +10,7 @@ from gui_helpers import (FAST, REGION_LABELS, assert_canvas_rendered, reset, wai
 from known_models import SIZE, positive_share_in_region
 from PIL import Image
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QMenu, QMessageBox
 
 from gui.engine_requests import ModelRequest
 from gui.settings_store import load_settings
@@ -340,3 +340,49 @@ def test_a_custom_layer_model_opens_with_its_python_file_from_the_dialog(win, qt
         win.open_model_action.trigger()
     assert win.model_label.text() == "custom.keras"
     assert win.controller.model_info.class_names == ("class 0", "class 1")
+
+
+def test_recent_models_remember_reload_grey_out_missing_and_clear(win, qtbot, tmp_path, scene_model_file,
+                                                                  region_model_file):
+    from gui.recent_models import MAX_RECENT, add_recent, recent_models
+
+    labels = scene_model_file.with_name("scenes.json")
+    _open_through_dialog(qtbot, win, scene_model_file, labels=labels, preprocess="unit")
+    menu = win.recent_models_menu
+    assert menu in [a.menu() for a in win.findChild(QMenu, "modelMenu").actions()]
+    menu.refresh()  # what opening the menu does
+    entries = menu.model_actions()
+    assert [a.data() for a in entries][0] == str(scene_model_file.resolve())
+    assert entries[0].isEnabled() and "scenes.keras" in entries[0].text()
+
+    # Remembered across launches: a fresh menu reads the settings alone.
+    from gui.recent_models import RecentModelsMenu
+
+    again = RecentModelsMenu(lambda entry: None)
+    assert [a.data() for a in again.model_actions()] == [a.data() for a in entries]
+
+    # Choosing one loads it as Open model… would, with what it was opened with.
+    _open_through_dialog(qtbot, win, region_model_file)
+    menu.refresh()
+    scene = next(a for a in menu.model_actions() if a.data() == str(scene_model_file.resolve()))
+    with qtbot.waitSignal(win.controller.modelReady, timeout=120_000) as ready:
+        scene.trigger()
+    assert ready.args[0].class_names == tuple(SCENES) and ready.args[0].preprocess == "unit"
+    assert win.controller.model_request.labels == str(labels) and not win.controller.model_request.trust
+
+    # A file that has gone: greyed, with a note; the list keeps at most MAX_RECENT.
+    gone = tmp_path / "gone.keras"
+    gone.write_bytes(b"")
+    add_recent(ModelRequest(model=str(gone)))
+    gone.unlink()
+    for n in range(MAX_RECENT):
+        add_recent(ModelRequest(model=str(tmp_path / f"other{n}.keras")))
+    assert len(recent_models()) == MAX_RECENT
+    add_recent(ModelRequest(model=str(gone)))
+    menu.refresh()
+    missing = next(a for a in menu.model_actions() if a.data() == str(gone.resolve()))
+    assert not missing.isEnabled() and "not found" in missing.text() and "Not found" in missing.toolTip()
+
+    # Clear recent empties it, for the next launch too.
+    menu.clear_action.trigger()
+    assert recent_models() == [] and menu.model_actions() == [] and not menu.clear_action.isEnabled()
