@@ -599,7 +599,8 @@ def run_evaluate(args) -> int:
             say(f"{len(result.misclassified)} misclassified")
         if args.out:
             say(f"wrote {args.out / 'metrics.json'} and {args.out / 'confusion_matrix.png'}")
-    return EXIT_SOME_FAILED if result.skipped else EXIT_OK
+    # Unreadable images or sub-folders named like no class: some of the input was not evaluated.
+    return EXIT_SOME_FAILED if result.skipped or result.skipped_folders else EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,9 +5,10 @@
       dog/   ...
 
 Sub-folder names must be class names of the model (compared case-insensitively, with spaces,
-underscores and hyphens the same), so a typo is an error naming the folder rather than a
-silently empty class. Images are predicted in batches, with progress and cancel; files that
-cannot be read are skipped and listed.
+underscores and hyphens the same). A sub-folder named like no class (a typo, or an "unsorted"
+folder) is skipped with one note naming it, and the rest is evaluated; only a folder where no
+sub-folder matches is an error. Images are predicted in batches, with progress and cancel;
+files that cannot be read are skipped and listed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class EvaluationResult:
     misclassified: list[dict]  # {file, true, predicted, probability, true_probability}
     skipped: list[dict] = field(default_factory=list)  # {file, error}: images that could not be read
     folders: dict[str, str] = field(default_factory=dict)  # sub-folder name -> label
+    skipped_folders: list[str] = field(default_factory=list)  # sub-folders named like no class
     files: list[str] = field(default_factory=list)  # every evaluated image, in order
     true_classes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     predicted_classes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -58,6 +60,7 @@ class EvaluationResult:
             "misclassified": self.misclassified,
             "skipped": self.skipped,
             "folders": self.folders,
+            "skipped_folders": self.skipped_folders,
             "notes": self.notes,
         }
 
@@ -67,8 +70,9 @@ def normalise_label(name: str) -> str:
     return re.sub(r"[\s_\-]+", " ", name).strip().casefold()
 
 
-def match_folders(folder: str | Path, labels: list[str]) -> dict[Path, int]:
-    """Each class sub-folder of ``folder`` -> class index; an unknown name is an EngineError."""
+def match_folders(folder: str | Path, labels: list[str]) -> tuple[dict[Path, int], list[str]]:
+    """Each class sub-folder of ``folder`` -> class index, and the names of the sub-folders
+    that match no class (skipped). No sub-folder at all, or none that matches, is an EngineError."""
     root = Path(folder)
     name = root.name or str(root)
     if root.exists() and not root.is_dir():
@@ -83,14 +87,24 @@ def match_folders(folder: str | Path, labels: list[str]) -> dict[Path, int]:
     if not subfolders:
         raise EngineError(f"{name}: no class sub-folders; put each class's images in a folder "
                           f"named after the class ({_label_list(labels)})")
-    matched = {}
+    matched, unknown = {}, []
     for sub in subfolders:
         index = lookup.get(normalise_label(sub.name))
         if index is None:
-            raise EngineError(f"{name}/{sub.name}: sub-folder does not match any class label; "
-                              f"valid labels: {_label_list(labels)}")
-        matched[sub] = index
-    return matched
+            unknown.append(sub.name)
+        else:
+            matched[sub] = index
+    if not matched:
+        raise EngineError(f"{name}: no sub-folder matches a class label ({_name_list(unknown)}); "
+                          f"valid labels: {_label_list(labels)}")
+    return matched, unknown
+
+
+def unknown_folders_note(unknown: list[str], labels: list[str]) -> str:
+    """One line for every sub-folder that matched no class: how many, and the first few."""
+    noun = "sub-folder matches" if len(unknown) == 1 else "sub-folders match"
+    return (f"{len(unknown)} {noun} no class label and {'was' if len(unknown) == 1 else 'were'} skipped: "
+            f"{_name_list(unknown)} (valid labels: {_label_list(labels, 6)})")
 
 
 def evaluate_folder(folder: str | Path, classifier, batch_size: int = 32,
@@ -104,9 +118,9 @@ def evaluate_folder(folder: str | Path, classifier, batch_size: int = 32,
         raise ValueError("batch size must be at least 1")
     root = Path(folder)
     labels = list(classifier.class_names)
-    matched = match_folders(root, labels)
+    matched, unknown = match_folders(root, labels)
     items = [(path, index) for sub, index in matched.items() for path in list_images(sub, recursive=True)]
-    notes = []
+    notes = [unknown_folders_note(unknown, labels)] if unknown else []
     head = getattr(getattr(classifier, "head_kind", None), "value", "")
     if head == "multi-label":  # independent probabilities; a folder names one class
         notes.append("multi-label model: each image counts as predicted for its most probable class")
@@ -115,7 +129,8 @@ def evaluate_folder(folder: str | Path, classifier, batch_size: int = 32,
         notes.append(f"{len(loose)} image(s) directly in {root.name or root} were ignored: "
                      "only class sub-folders are evaluated")
     if not items:
-        raise EngineError(f"{root.name or root}: the class sub-folders hold no images")
+        also = f" ({notes[0]})" if unknown else ""
+        raise EngineError(f"{root.name or root}: the class sub-folders hold no images{also}")
 
     counter = ProgressCounter(progress, len(items), "evaluating")
     files, true, predicted, confidence, true_confidence, skipped = [], [], [], [], [], []
@@ -163,6 +178,7 @@ def evaluate_folder(folder: str | Path, classifier, batch_size: int = 32,
         misclassified=misclassified,
         skipped=skipped,
         folders={sub.name: labels[index] for sub, index in matched.items()},
+        skipped_folders=unknown,
         files=files,
         true_classes=true_classes,
         predicted_classes=predicted_classes,
@@ -194,6 +210,11 @@ def per_class_metrics(matrix: np.ndarray, labels: list[str]) -> dict[str, dict]:
         }
         for i, label in enumerate(labels)
     }
+
+
+def _name_list(names: list[str], limit: int = 4) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", … ({len(names) - limit} more)" if len(names) > limit else "")
 
 
 def _label_list(labels: list[str], limit: int = 12) -> str:

@@ -96,6 +96,10 @@ class EvaluationActions:
         seconds = time.monotonic() - job.started if job.started is not None else None
         self.evaluation_view.show_result(result, seconds)
         skipped = f"; {len(result.skipped)} unreadable image(s) skipped" if result.skipped else ""
+        if result.skipped_folders:  # the notes under the matrix name them all
+            count = len(result.skipped_folders)
+            shown = ", ".join(result.skipped_folders[:3]) + (", …" if count > 3 else "")
+            skipped += f"; skipped {count} sub-folder{'s' if count != 1 else ''} ({shown}) named like no class"
         self.statusBar().showMessage(f"Evaluated {result.total} images: accuracy {result.accuracy:.1%}{skipped}",
                                      MESSAGE_MS)
         self.grid_view.mark_stale()  # rows from this folder now know their true class

@@ -62,8 +62,10 @@ def planned_map_files(folder: Path, entry: ImageEntry) -> list[Path]:
             for path in explanation_paths(folder, entry.name, explanation)]
 
 
-def export_maps(parent: QWidget, entry: ImageEntry, lime_view, folder: Path | None = None) -> list[Path]:
-    """NPZ + JSON + one PNG per class and method, into a folder the person picks."""
+def export_maps(parent: QWidget, entry: ImageEntry, lime_view, folder: Path | None = None,
+                sanity: dict | None = None) -> list[Path]:
+    """NPZ + JSON + one PNG per class and method, into a folder the person picks; ``sanity``
+    (method -> engine.sanity result, where one was run) goes into its method's JSON and NPZ."""
     from engine.export import write_explanation
 
     if folder is None:
@@ -79,7 +81,8 @@ def export_maps(parent: QWidget, entry: ImageEntry, lime_view, folder: Path | No
         written += write_explanation(folder, entry.name, explanation, entry.source,
                                      entry.predictions or [], lime_view,
                                      faithfulness=entry.metrics.get(explanation.method),
-                                     stability=entry.stability.get(explanation.method))
+                                     stability=entry.stability.get(explanation.method),
+                                     sanity=(sanity or {}).get(explanation.method))
     return written
 
 

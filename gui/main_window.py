@@ -531,7 +531,8 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
             return []
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            written = exporting.export_maps(self, entry, self.results_view.lime_view, folder)
+            written = exporting.export_maps(self, entry, self.results_view.lime_view, folder,
+                                            sanity=self.sanity_results(entry))
         except (OSError, ValueError, EngineError) as exc:  # EngineError: a full disk, named
             self.report(f"Could not export the maps: {exc}", topic="export")
             return []

@@ -2,7 +2,8 @@
 top-down (engine.sanity) on the engine thread, and show the strip of maps.
 
 A mixin of ``MainWindow``: it uses the window's ``controller``, ``results_view``,
-``current_entry`` and ``report``.
+``current_entry`` and ``report``. Finished checks are kept per image, so exporting the
+image's maps writes them too (as ``explain --sanity`` does).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ MESSAGE_MS = 10_000
 
 class SanityActions:
     sanity_view: SanityView | None = None
+    # image key -> method -> (the explanation checked, engine.sanity.sanity_check result)
+    _sanity_done: dict[int, dict[str, tuple]]
 
     def _build_sanity_action(self) -> None:
         self.sanity_action = self._action("Sanity chec&k", self.sanity_check, SANITY_SHORTCUT,
@@ -27,10 +30,24 @@ class SanityActions:
         explain_menu.addAction(self.sanity_action)
 
     def _connect_sanity(self) -> None:
+        self._sanity_done = {}
         c = self.controller
         c.sanityProgress.connect(lambda job: self._sanity_view().progress(job))
-        c.sanityMethodReady.connect(lambda job, method: self._sanity_view().show_results(job))
+        c.sanityMethodReady.connect(self._on_sanity_method)
         c.sanityFinished.connect(self._on_sanity_finished)
+
+    def _on_sanity_method(self, job, method: str) -> None:
+        checked = next((e for e in job.explanations if e.method == method), None)
+        if checked is not None and method in job.results:
+            self._sanity_done.setdefault(job.image_key, {})[method] = (checked, job.results[method])
+        self._sanity_view().show_results(job)
+
+    def sanity_results(self, entry) -> dict[str, dict]:
+        """Method -> sanity-check result for the entry's current explanations; a check of a
+        map that has since been replaced (explained again) is not the new map's."""
+        done = self._sanity_done.get(entry.key, {})
+        return {method: result for method, (checked, result) in done.items()
+                if entry.results.get(method) is checked}
 
     def _sanity_view(self) -> SanityView:
         if self.sanity_view is None:

@@ -84,6 +84,22 @@ def test_evaluate_bad_folder_is_one_line_and_exit_2(workspace, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_evaluate_skips_an_unknown_sub_folder_with_one_note_and_exit_1(workspace, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(workspace / "data", data)
+    (data / "puppies").mkdir()
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(data / "puppies" / "p.png")
+    result = run("evaluate", data, *model_args(workspace), "--json")
+    assert result.returncode == 1, result.stderr
+    notes = [line for line in result.stderr.splitlines() if "skipped" in line]
+    assert len(notes) == 1 and notes[0].startswith("note: 1 sub-folder matches no class label")
+    assert "puppies" in notes[0] and not error_lines(result)
+    metrics = json.loads(result.stdout)
+    assert metrics["skipped_folders"] == ["puppies"] and metrics["total"] == 8
+
+
 def test_grid_with_background_shap(workspace, tmp_path):
     images = sorted((workspace / "data").rglob("*.png"))[:3]
     result = run("explain", *images, *model_args(workspace), "--method", "shap-gradient",

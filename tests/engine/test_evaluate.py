@@ -71,11 +71,27 @@ def test_confusion_matrix_is_what_the_predictions_imply(tmp_path, region_classif
     assert set(json_form) >= {"labels", "accuracy", "confusion_matrix", "per_class", "misclassified"}
 
 
-def test_unknown_sub_folder_is_a_clear_error(tmp_path, region_classifier):
-    folder = make_labelled_folder(tmp_path / "data", count=1)
-    (folder / "brite region").mkdir()
+def test_unknown_sub_folders_are_skipped_with_one_note_and_the_rest_is_evaluated(tmp_path, region_classifier):
+    folder = make_labelled_folder(tmp_path / "data", count=2)
+    for name in ("brite region", "unsorted", "misc", "old", "z-extra"):
+        (folder / name).mkdir()
+        Image.fromarray(region_image()).save(folder / name / "a.png")
+    result = evaluate_folder(folder, region_classifier)
+    assert result.skipped_folders == ["brite region", "misc", "old", "unsorted", "z-extra"]
+    assert result.to_json()["skipped_folders"] == result.skipped_folders
+    # Only the class folders' images are counted: 2 + 2 + nested black.png (broken.png unreadable).
+    assert result.total == 5 and not any("unsorted" in f or "brite" in f for f in result.files)
+    notes = [n for n in result.notes if "skipped" in n]
+    assert len(notes) == 1 and "\n" not in notes[0]
+    assert notes[0].startswith("5 sub-folders match no class label")
+    assert "brite region, misc, old, unsorted, … (1 more)" in notes[0] and "bright region, dark region" in notes[0]
+
+
+def test_a_folder_where_no_sub_folder_matches_is_a_clear_error(tmp_path, region_classifier):
+    (tmp_path / "data" / "brite region").mkdir(parents=True)
+    Image.fromarray(region_image()).save(tmp_path / "data" / "brite region" / "a.png")
     with pytest.raises(EngineError) as caught:
-        evaluate_folder(folder, region_classifier)
+        evaluate_folder(tmp_path / "data", region_classifier)
     message = str(caught.value)
     assert "brite region" in message and "bright region, dark region" in message and "\n" not in message
 

@@ -189,17 +189,31 @@ def test_cancel_stops_the_evaluation_within_a_batch(window, qtbot, labelled_fold
     assert evaluate(window, qtbot, labelled_folder).state == "done"
 
 
-def test_a_misnamed_sub_folder_is_one_clear_line_and_the_app_keeps_working(window, qtbot, tmp_path,
-                                                                           labelled_folder):
-    bad = tmp_path / "photos"
+def test_a_misnamed_sub_folder_is_skipped_with_one_note_and_the_rest_evaluated(window, qtbot, tmp_path,
+                                                                              labelled_folder):
+    mixed = tmp_path / "photos"
     for name in ("bright region", "brite"):
-        (bad / name).mkdir(parents=True)
-        Image.fromarray(region_image()).save(bad / name / "a.png")
+        (mixed / name).mkdir(parents=True)
+        Image.fromarray(region_image()).save(mixed / name / "a.png")
+    job = evaluate(window, qtbot, mixed)
+    assert job.state == "done"
+    result = window.evaluation_result
+    assert result.total == 1 and result.skipped_folders == ["brite"]
+    notes = window.evaluation_view.notes.text()
+    assert "1 sub-folder matches no class label and was skipped: brite" in notes
+    assert "skipped 1 sub-folder (brite)" in window.statusBar().currentMessage()
+
+
+def test_a_folder_with_no_class_sub_folder_is_one_clear_line_and_the_app_keeps_working(window, qtbot, tmp_path,
+                                                                                       labelled_folder):
+    bad = tmp_path / "photos"
+    (bad / "brite").mkdir(parents=True)
+    Image.fromarray(region_image()).save(bad / "brite" / "a.png")
     with qtbot.waitSignal(window.controller.evaluationFailed, timeout=30_000) as failed:
         job = window.evaluate_folder(bad)
     message = failed.args[1]
     assert job.state == "failed" and "\n" not in message
-    assert "photos/brite" in message and "does not match any class label" in message
+    assert "brite" in message and "no sub-folder matches a class label" in message
     assert not window.banner.isHidden() and "brite" in window.banner.text()
     assert "Traceback" not in window.banner.text()
     assert evaluate(window, qtbot, labelled_folder).state == "done"

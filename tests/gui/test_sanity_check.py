@@ -3,7 +3,9 @@ strip of maps with each step's numbers, can be cancelled, and leaves the model's
 exactly as they were."""
 
 import numpy as np
-from gui_helpers import wait_until_done
+from gui_helpers import read_json, wait_until_done
+
+from engine.sanity import json_summary
 
 from gui.sanity_actions import SANITY_SHORTCUT
 
@@ -12,7 +14,7 @@ def _weights(window):
     return [w.copy() for w in window.controller.worker._classifier.keras_model.get_weights()]
 
 
-def test_sanity_check_shows_the_strip_and_restores_the_model(window, qtbot, image_folder):
+def test_sanity_check_shows_the_strip_and_restores_the_model(window, qtbot, image_folder, tmp_path):
     window.settings_panel.apply_overrides(methods="lime")
     (entry,) = window.add_paths([image_folder / "region.png"])
     window.explain(entry)
@@ -40,6 +42,19 @@ def test_sanity_check_shows_the_strip_and_restores_the_model(window, qtbot, imag
     assert titles == [f"random to decision\nρ {result['spearman'][0][k]:.2f} · SSIM {result['ssim'][0][k]:.2f}"]
     assert all(np.array_equal(a, b) for a, b in zip(before, _weights(window)))
     assert window.sanity_action.isEnabled()
+
+    # Exporting the image's maps writes the check too, as ``explain --sanity --out`` does.
+    written = window.export_maps(tmp_path / "with")
+    assert tmp_path / "with" / f"{entry.name}.lime.json" in written
+    summary = read_json(tmp_path / "with" / f"{entry.name}.lime.json")
+    assert summary["sanity"] == json_summary(result)
+    with np.load(tmp_path / "with" / f"{entry.name}.lime.npz", allow_pickle=False) as arrays:
+        np.testing.assert_array_equal(arrays["sanity_maps"], result["maps"])
+    # Explained again: the check was of the old map, so the new export has none.
+    window.explain(entry)
+    wait_until_done(qtbot, window, [entry])
+    window.export_maps(tmp_path / "again")
+    assert "sanity" not in read_json(tmp_path / "again" / f"{entry.name}.lime.json")
 
 
 def test_sanity_check_can_be_cancelled(window, qtbot, image_folder):
