@@ -281,7 +281,8 @@ def hide_axis_ticks(figure: Figure) -> None:
 # Image row, then a thin row that holds every colour bar (and LIME's legend): all image
 # panels get the same size and sit on one line, whatever is drawn under them.
 IMAGE_ROW, BAR_ROW = 1.0, 0.05
-BAR_BOUNDS = (0.0, -0.11, 1.0, 0.06)  # x, y, width, height in the panel's own fractions
+BAR_BOUNDS = (0.06, -0.11, 0.88, 0.06)  # x, y, width, height in the panel's own fractions: narrower
+# than the panel, so the end ticks' labels stay over it (not over the next bar, or off the edge)
 SCORE_BELOW_POINTS = 44  # faithfulness text starts under the colour bar and its two-line label
 # The small curve plot starts under the score text (three lines and the best method's mark).
 # Its offset and height are in points, like the text above it: sizes that scaled with a
