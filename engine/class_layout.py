@@ -65,13 +65,13 @@ def class_layout(width_pt: float, height_pt: float, columns: int, sided: list[bo
             needed = SCORE_TEXT + (CURVE_POINTS if with_curves else 0.0)
             if size >= needed:
                 options.append((size, True, with_curves))
-    # Curve plots are worth some map size, not much: they stay while the maps keep three
-    # quarters of the size they would have without them.
+    # Curve plots are worth some map size, not much: they stay while the maps keep seven
+    # tenths of the size they would have without them.
     if not any(not o[2] for o in options):  # too narrow for anything: the maps, as they come
         options.append((min(free_w / columns, free_h - _below(scored, False)), False, False))
     plain = max((o for o in options if not o[2]), key=lambda o: o[0])
     plotted = max((o for o in options if o[2]), key=lambda o: o[0], default=None)
-    keep = plotted is not None and plotted[0] >= max(MIN_CURVE_MAP, 0.75 * plain[0])
+    keep = plotted is not None and plotted[0] >= max(MIN_CURVE_MAP, 0.7 * plain[0])
     size, side, with_curves = plotted if keep else plain
     size = max(size, 1.0)
     below = UNDER_BAR if side else _below(scored, with_curves)
