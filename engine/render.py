@@ -11,10 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
-from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.table import Table
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
 import engine.class_layout as class_layout_module
+import engine.compare_layout as compare_layout_module
 from engine.fonts import use_fallback_fonts
 from engine.jobs import Explanation
 
@@ -533,8 +534,27 @@ def draw_comparison(figure: Figure, explanations: list[Explanation], class_index
     if first.untrained:
         header += "  — untrained model"
     figure.suptitle(header, fontsize=12, color="firebrick" if first.untrained else "black")
+    from engine.compare_layout import compare_layout
+
     columns = 1 + len(present)
-    grid = figure.add_gridspec(3, columns, height_ratios=[IMAGE_ROW, BAR_ROW, 0.62])
+    curves = class_curves(metrics or {}, class_index)
+    plotted = [e.method for e in present if e.method in curves and e.method in scores]
+    width_pt, height_pt = (v * 72.0 for v in figure.get_size_inches())
+    layout = compare_layout(width_pt, height_pt, len(present), bool(scores or steadiness), bool(plotted))
+    if not layout.curves:
+        plotted = []
+    if layout.beside:  # a short figure: the tables to the right of the maps
+        outer = figure.add_gridspec(1, 2, width_ratios=layout.width_ratios)
+        grid = outer[0, 0].subgridspec(2, columns, height_ratios=[IMAGE_ROW, BAR_ROW])
+        tables = outer[0, 1].subgridspec(2, 1, height_ratios=layout.heights)
+        table_cells = (tables[0, 0], tables[1, 0])
+    else:
+        grid = figure.add_gridspec(3, columns, height_ratios=layout.heights)
+        widths = [0.42, 0.58]  # agreement | faithfulness; a stability column widens the latter
+        if plotted:
+            widths = [0.34, 0.46, 0.2] if steadiness else [0.35, 0.39, 0.26]
+        tables = grid[2, :].subgridspec(1, len(widths), width_ratios=widths)
+        table_cells = (tables[0, 0], tables[0, 1])
     panels = [figure.add_subplot(grid[0, c], anchor="S") for c in range(columns)]
     panels[0].imshow(first.image)
     panels[0].set_title("input", fontsize=10)
@@ -560,17 +580,13 @@ def draw_comparison(figure: Figure, explanations: list[Explanation], class_index
         else:
             ax.set_axis_off()
     cax = figure.add_subplot(grid[1, 1:])
-    colorbar = _colorbar(figure, artist, cax, COMPARE_LABEL, symmetric=True)
+    # Beside the tables the bar is narrow: its label takes two lines.
+    label = COMPARE_LABEL.replace("  (", "\n(") if layout.beside else COMPARE_LABEL
+    colorbar = _colorbar(figure, artist, cax, label, symmetric=True)
     colorbar.ax.set_gid("shared-scale")
     figure.add_subplot(grid[1, 0]).set_axis_off()
-    curves = class_curves(metrics or {}, class_index)
-    plotted = [e.method for e in present if e.method in curves and e.method in scores]
-    widths = [0.42, 0.58]  # agreement | faithfulness; a stability column widens the latter
-    if plotted:
-        widths = [0.34, 0.46, 0.2] if steadiness else [0.35, 0.39, 0.26]
-    tables = grid[2, :].subgridspec(1, len(widths), width_ratios=widths)
-    _agreement_table(figure.add_subplot(tables[0, 0]), agreement(present, class_index))
-    _faithfulness_table(figure.add_subplot(tables[0, 1]), present, scores, best, steadiness)
+    _agreement_table(figure.add_subplot(table_cells[0]), agreement(present, class_index))
+    _faithfulness_table(figure.add_subplot(table_cells[1]), present, scores, best, steadiness)
     if plotted:
         _comparison_curves(figure, tables[0, 2], {m: curves[m] for m in plotted}, best)
     hide_axis_ticks(figure)
@@ -616,6 +632,21 @@ def method_colour(method: str, index: int = 0) -> str:
     return METHOD_COLOURS.get(method) or to_hex(colormaps["tab10"](index % 10))
 
 
+class _PointRowsTable(Table):
+    """A table whose rows are a fixed height in points. Matplotlib's rows are fractions of
+    the axes' height taken when the table is made, before the layout engine sizes the axes:
+    a table in a short axes then drew its rows over each other."""
+
+    ROW_POINTS = compare_layout_module.ROW
+
+    def _update_positions(self, renderer):
+        axes_height = max(self._axes.bbox.height, 1.0)
+        height = self.ROW_POINTS * self.figure.dpi / 72.0 / axes_height
+        for cell in self._cells.values():
+            cell.set_height(height)
+        super()._update_positions(renderer)
+
+
 def _table(ax, title: str, header: list[str], rows: list[list[str]], gid: str,
            first_width: float = 0.3):
     ax.set_axis_off()
@@ -623,9 +654,9 @@ def _table(ax, title: str, header: list[str], rows: list[list[str]], gid: str,
     rest = (1.0 - first_width) / max(1, len(header) - 1)
     table = ax.table(cellText=rows, colLabels=header, loc="upper center", cellLoc="center",
                      colWidths=[first_width] + [rest] * (len(header) - 1))
+    table.__class__ = _PointRowsTable  # rows of fixed height, whatever the axes' final size
     table.auto_set_font_size(False)
     table.set_fontsize(8)
-    table.scale(1.0, 1.25)
     table.set_gid(gid)
     for (row, _), cell in table.get_celld().items():
         cell.set_edgecolor("0.8")
