@@ -20,7 +20,7 @@ UNDER_BAR = 54.0  # the bar, its tick labels and its two-line label, under the m
 SCORE_TEXT = 52.0  # five lines of 8 pt score text (SRG, band, AUCs, verdict, best mark)
 CURVE_HEIGHT, CURVE_TICKS = 64.0, 14.0  # a curve plot and its tick labels
 SIDE_WIDTH = 118.0  # a column of score text and curve plot beside a map
-SIDE_GAP = 6.0
+SIDE_GAP = 16.0  # room for the curve plot's tick labels, left of it
 UNDER_WIDTH = 124.0  # the widest text under a map (a colour bar's label, the score lines)
 MIN_CURVE_MAP = 72.0  # maps (points; 100 px on screen) below which curve plots are left out
 CURVE_POINTS = CURVE_HEIGHT + CURVE_TICKS + 6.0
@@ -41,6 +41,12 @@ class ClassLayout:
 
 def _below(scored: bool, curves: bool) -> float:
     return UNDER_BAR + (SCORE_TEXT if scored else 0.0) + (CURVE_POINTS if curves else 0.0)
+
+
+def _pitch(size: float, side: bool, free_w: float, columns: int) -> float:
+    """A column's width for its map: under it, wide enough for the text under the map (as
+    the figure's width allows); beside it, the map's (the side column holds the text)."""
+    return size if side else max(size, min(UNDER_WIDTH, free_w / columns))
 
 
 def class_layout(width_pt: float, height_pt: float, columns: int, sided: list[bool],
@@ -65,18 +71,28 @@ def class_layout(width_pt: float, height_pt: float, columns: int, sided: list[bo
             needed = SCORE_TEXT + (CURVE_POINTS if with_curves else 0.0)
             if size >= needed:
                 options.append((size, True, with_curves))
-    # Curve plots are worth some map size, not much: they stay while the maps keep seven
-    # tenths of the size they would have without them.
     if not any(not o[2] for o in options):  # too narrow for anything: the maps, as they come
         options.append((min(free_w / columns, free_h - _below(scored, False)), False, False))
+    # Curve plots are worth some map size, not much: they stay while the maps keep about
+    # two thirds of the size they would have without them.
     plain = max((o for o in options if not o[2]), key=lambda o: o[0])
-    plotted = max((o for o in options if o[2]), key=lambda o: o[0], default=None)
-    keep = plotted is not None and plotted[0] >= max(MIN_CURVE_MAP, 0.7 * plain[0])
-    size, side, with_curves = plotted if keep else plain
+    plotted = [o for o in options if o[2] and o[0] >= max(MIN_CURVE_MAP, 0.65 * plain[0])]
+    kept = plotted or [o for o in options if not o[2]]
+    # Of arrangements with about the largest maps, the one whose maps span most of the figure.
+    largest = max(o[0] for o in kept)
+    near = [o for o in kept if o[0] >= 0.9 * largest]
+
+    def span(option) -> float:
+        size, side, with_curves = option
+        row = _pitch(size, side, free_w, columns) * columns + (columns - 1) * GAP + \
+            (sum(sided) * (SIDE_WIDTH + SIDE_GAP) if side else 0.0)
+        return max(row / width_pt, size / height_pt)  # how far the maps themselves reach
+
+    size, side, with_curves = max(near, key=span)
     size = max(size, 1.0)
     below = UNDER_BAR if side else _below(scored, with_curves)
     # A column is as wide as its map, its side column, and the text under the map.
-    pitch = max(size, min(UNDER_WIDTH, free_w / columns))
+    pitch = _pitch(size, side, free_w, columns)
     widths = [pitch + ((SIDE_WIDTH + SIDE_GAP) if side and s else 0.0) for s in sided]
     row = sum(widths) + (columns - 1) * GAP
     x = max(EDGE, (width_pt - row) / 2)

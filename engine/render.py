@@ -185,14 +185,14 @@ def score_text(score: dict) -> str:
             f"MoRF {score['morf']:.2f} · LeRF {score['lerf']:.2f}{verdict}")
 
 
-def _draw_score(ax, score: dict, best: bool, at, side: bool) -> None:
+def _draw_score(ax, score: dict, best: bool, at, side: bool, fontsize: float = 8) -> None:
     """``at``: ((x, y) in the panel's fractions, points below it): under the colour bar, or
     (``side``) beside the map's top."""
     text = score_text(score) + (f"\n{BEST_MARK}" if best else "")
     colour = "darkgreen" if best else "0.2" if score["better"] else "firebrick"
     xy, below = at
     ax.annotate(text, xy=xy, xycoords="axes fraction", xytext=(0, -below),
-                textcoords="offset points", ha="left" if side else "center", va="top", fontsize=8,
+                textcoords="offset points", ha="left" if side else "center", va="top", fontsize=fontsize,
                 color=colour, fontweight="bold" if best else "normal", gid="faithfulness")
 
 
@@ -383,12 +383,11 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
     width_pt, height_pt = (v * 72.0 for v in figure.get_size_inches())
     title_lines = 1 + bool(stability)
     layout = class_layout(width_pt, height_pt, len(kinds), sided, title_lines, bool(scores), bool(curves))
-    # Narrow maps: a title's bracket goes on a line of its own, or it would run into the next.
+    # Narrow columns: titles in a smaller font, or the longest would run into the next one.
     widest = max(len(method_title(e.method)) for e in present) * TITLE_CHAR_POINTS
-    wrap = widest > layout.pitch + class_layout_module.GAP
-    if wrap:
-        layout = class_layout(width_pt, height_pt, len(kinds), sided, title_lines + 1, bool(scores),
-                              bool(curves))
+    title_size = 10 if widest <= layout.pitch + class_layout_module.GAP else 8
+    # The same for the text under the maps (score lines, colour bar labels).
+    under_size = 8 if layout.side or layout.pitch >= class_layout_module.UNDER_WIDTH else 7
     if not layout.curves:
         curves = {}
     top = curve_limit(curves)
@@ -413,11 +412,9 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
             continue
         k = explanation.index_of(class_index)
         title = method_title(explanation.method)
-        if wrap:
-            title = title.replace(" (", "\n(")
         if spread is not None:
             title += f"\nstability {spread['score']:.2f}"
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=title_size)
         score = scores.get(explanation.method)
         if explanation.method == "lime":
             draw_lime(ax, explanation, k, lime_view)
@@ -431,9 +428,10 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
                 limit = symmetric_limit(explanation.maps[k], 99.0) if explanation.method == "ig" else None
                 artist = draw_shap(ax, explanation, k, limit)
             label = COLORBAR_LABELS.get(explanation.method, f"{explanation.method} value")
-            _colorbar(figure, artist, cax, label, symmetric=explanation.method != "gradcam")
+            colorbar = _colorbar(figure, artist, cax, label, symmetric=explanation.method != "gradcam")
+            colorbar.ax.xaxis.label.set_fontsize(under_size)
         if score is not None:
-            _draw_score(ax, score, explanation.method == best, score_at, layout.side)
+            _draw_score(ax, score, explanation.method == best, score_at, layout.side, under_size)
         if explanation.method in curves:
             plot = _under_map(ax, curve_top, class_layout_module.CURVE_HEIGHT, layout.side)
             plot.set_gid(f"curves:{explanation.method}")
