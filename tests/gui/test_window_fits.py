@@ -65,3 +65,22 @@ def test_a_long_banner_message_wraps_and_is_cut_never_widening_the_window(window
     assert strip.label.text().endswith("…") and len(strip.label.text()) < len(message)
     assert strip.height() < window.height() / 4  # the results keep their room
     window.banner.dismiss("long")
+
+
+def test_the_lime_panel_arriving_does_not_widen_the_window(window, qtbot, image_folder):
+    from gui_helpers import wait_until_done
+
+    window.resize(1280, 720)
+    qtbot.waitUntil(lambda: window.width() == 1280, timeout=5_000)
+    (entry,) = window.add_paths([image_folder / "region.png"])
+    widths = []
+    window.controller.jobFinished.connect(lambda *_: widths.append(window.width()))
+    window.explain(entry)
+    wait_until_done(qtbot, window, [entry])
+    assert "lime" in entry.results
+    canvas = window.results_view.current_canvas()
+    qtbot.waitUntil(lambda: not canvas.render_pending, timeout=10_000)
+    qtbot.wait(50)
+    assert window.width() == 1280 and all(w == 1280 for w in widths)
+    assert window.minimumSizeHint().width() < 1280
+    assert _inside(window.results_view, window) and canvas.width() <= window.width()
