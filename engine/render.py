@@ -11,9 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
-from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.table import Table
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
+import engine.class_layout as class_layout_module
+import engine.compare_layout as compare_layout_module
 from engine.fonts import use_fallback_fonts
 from engine.jobs import Explanation
 
@@ -183,19 +185,23 @@ def score_text(score: dict) -> str:
             f"MoRF {score['morf']:.2f} · LeRF {score['lerf']:.2f}{verdict}")
 
 
-def _draw_score(ax, score: dict, best: bool, below_points: float, below: float = 0.0) -> None:
+def _draw_score(ax, score: dict, best: bool, at, side: bool, fontsize: float = 8) -> None:
+    """``at``: ((x, y) in the panel's fractions, points below it): under the colour bar, or
+    (``side``) beside the map's top."""
     text = score_text(score) + (f"\n{BEST_MARK}" if best else "")
     colour = "darkgreen" if best else "0.2" if score["better"] else "firebrick"
-    ax.annotate(text, xy=(0.5, below), xycoords="axes fraction", xytext=(0, -below_points),
-                textcoords="offset points", ha="center", va="top", fontsize=8,
+    xy, below = at
+    ax.annotate(text, xy=xy, xycoords="axes fraction", xytext=(0, -below),
+                textcoords="offset points", ha="left" if side else "center", va="top", fontsize=fontsize,
                 color=colour, fontweight="bold" if best else "normal", gid="faithfulness")
 
 
-def _draw_note(ax, below_points: float, below: float = 0.0) -> None:
-    """What the score means, once per figure, under the input image."""
-    ax.annotate(FAITHFULNESS_NOTE, xy=(0.0, below), xycoords="axes fraction", xytext=(0, -below_points),
-                textcoords="offset points", ha="left", va="top", fontsize=6.5, color="0.35",
-                gid="faithfulness-note")
+def _draw_note(ax, at, side: bool) -> None:
+    """What the score means, once per figure, by the input image."""
+    xy, below = at
+    ax.annotate(FAITHFULNESS_NOTE, xy=xy if side else (0.0, 0.0), xycoords="axes fraction",
+                xytext=(0, -below), textcoords="offset points", ha="left", va="top", fontsize=6.5,
+                color="0.35", gid="faithfulness-note")
 
 
 # Faithfulness curves: p(class)/p₀ as cells are blurred most relevant first (MoRF: a
@@ -220,6 +226,10 @@ def _style_curve_axes(ax, top: float) -> None:
     ax.set_xlim(0.0, 1.0)
     ax.set_ylim(0.0, top)
     ax.set_xticks([0.0, 0.5, 1.0], ["0", "50%", "100%"])
+    # The end labels inside the plot's width, never over a neighbouring plot's.
+    labels = ax.get_xticklabels()
+    labels[0].set_horizontalalignment("left")
+    labels[-1].set_horizontalalignment("right")
     ax.yaxis.set_major_locator(MaxNLocator(nbins=2))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:.2g}"))
     ax.tick_params(labelsize=6, length=2, pad=1)
@@ -284,70 +294,28 @@ def hide_axis_ticks(figure: Figure) -> None:
             ax.yaxis.set_visible(False)
 
 
-# Image row, then a thin row that holds every colour bar (and LIME's legend): all image
-# panels get the same size and sit on one line, whatever is drawn under them.
+# Compare's rows: maps, then a thin row for the shared colour bar.
 IMAGE_ROW, BAR_ROW = 1.0, 0.05
-BAR_BOUNDS = (0.0, -0.11, 1.0, 0.06)  # x, y, width, height in the panel's own fractions
-SCORE_BELOW_POINTS = 44  # faithfulness text starts under the colour bar and its two-line label
-# The small curve plot starts under the score text (three lines and the best method's mark).
-# Its offset and height are in points, like the text above it: sizes that scaled with a
-# height-limited panel would move as the layout engine resizes it, and never settle.
-CURVE_BELOW_POINTS = SCORE_BELOW_POINTS + 48
-CURVE_HEIGHT_POINTS = 64
-# The text and plots under a panel are fixed in points, so a short figure (a laptop screen)
-# gives them its height and the maps shrink to nothing: below this figure height the curve
-# plots are left out (the scores stay; Compare still plots every curve).
-CURVES_NEED_POINTS = 300
+# Under a per-class panel, at the panel's width less a margin (so the end ticks' labels stay
+# over their own bar, never over the next one or off the figure's edge).
+BAR_INSET = 0.06
+TITLE_CHAR_POINTS = 5.5  # a 10 pt title's mean character width, to tell when it would not fit
 
 
-class _UnderScores:
-    """Axes locator: under ``panel``'s score text, at the panel's width, a fixed height."""
-
-    def __init__(self, panel) -> None:
-        self.panel = panel
-
-    def __call__(self, ax, renderer):
-        from matplotlib.transforms import Bbox
-
-        figure = self.panel.get_figure(root=False)
-        (x0, slot), (x1, _) = self.panel.transAxes.transform([(0.0, BAR_BOUNDS[1]), (1.0, BAR_BOUNDS[1])])
-        pixels = figure.dpi / 72.0
-        top = slot - CURVE_BELOW_POINTS * pixels
-        box = Bbox.from_extents(x0, top - CURVE_HEIGHT_POINTS * pixels, x1, top)
-        return box.transformed(figure.transSubfigure.inverted())
-
-
-class SettlingLayout(ConstrainedLayoutEngine):
-    """Constrained layout that runs again when a plot hung under a panel ends up off the
-    figure's bottom edge. Starting from default positions (a fresh figure), one run's two
-    passes can misjudge panels that switch from width- to height-limited; a second run from
-    the first one's result finds the room. Later draws usually need one run."""
-
-    def execute(self, fig):
-        result = super().execute(fig)
-        if any(_hangs_off(child) for ax in fig.axes for child in ax.child_axes):
-            result = super().execute(fig)
-        return result
-
-
-TICK_ROOM_POINTS = 9  # a small plot's tick labels (6 pt) and ticks, under its frame
-
-
-def _hangs_off(ax) -> bool:
-    locator = ax.get_axes_locator()
-    if not isinstance(locator, _UnderScores):
-        return False
-    locator.panel.apply_aspect()  # where the panel will be drawn, not its whole grid cell
+def _points(ax, points: float) -> float:
+    """``points`` as a fraction of ``ax``'s height (its maps are square: of its width too)."""
     figure = ax.get_figure(root=True)
-    room = TICK_ROOM_POINTS * figure.dpi / 72.0 / figure.bbox.height
-    return locator(ax, None).y0 < room
+    return points * figure.dpi / 72.0 / max(ax.get_position().height * figure.bbox.height, 1.0)
 
 
-def _below_scores(ax):
-    """An inset under ``ax``'s score text, for its curve plot (or the key)."""
-    inset = ax.inset_axes((0.0, 0.0, 1.0, 1.0))
-    inset.set_axes_locator(_UnderScores(ax))
-    return inset
+def _under_map(ax, top_points: float, height_points: float, side: bool = False):
+    """A child axes of panel ``ax`` at a fixed offset in points: under the map at its width,
+    or (``side``) in the column beside it, starting ``top_points`` below the map's top."""
+    top, height = _points(ax, top_points), _points(ax, height_points)
+    if side:
+        gap, width = _points(ax, class_layout_module.SIDE_GAP), _points(ax, class_layout_module.SIDE_WIDTH)
+        return ax.inset_axes((1.0 + gap, 1.0 - top - height, width, height))
+    return ax.inset_axes((0.0, -top - height, 1.0, height))
 
 
 def class_columns(explanations: list[Explanation], class_index: int, stability: dict | None = None) -> int:
@@ -393,15 +361,14 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
     probability axis, with one key under the input image. Clears and fills ``figure``; the
     caller owns it (a Qt canvas or an off-screen PNG).
     """
+    from engine.class_layout import BAR_GAP, BAR_HEIGHT, SCORE_TEXT, UNDER_BAR, class_layout
+
     scores = scores or {}
     stability = stability or {}
     curves = {m: c for m, c in (curves or {}).items() if m in scores}
-    if figure.get_size_inches()[1] * 72 < CURVES_NEED_POINTS:
-        curves = {}
-    top = curve_limit(curves)
     best = best_method(scores)
     figure.clear()
-    figure.set_layout_engine(SettlingLayout() if curves else "constrained")
+    figure.set_layout_engine("none")  # placed by class_layout, from the figure's size
     present = [e for e in explanations if class_index in e.classes]
     if not present:
         return
@@ -410,31 +377,50 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
     header = class_title(first, k0)
     if first.untrained:
         header += "  — untrained model"
-    figure.suptitle(header, fontsize=12, color="firebrick" if first.untrained else "black")
-    columns = class_columns(explanations, class_index, stability)
-    panels = list(figure.subplots(1, columns, squeeze=False)[0])
-    if curves:
-        # What hangs under a panel is sized by the panel, not by its grid cell: panels at the
-        # top of their cells keep it where the layout engine made room for it.
-        for ax in panels:
-            ax.set_anchor("N")
-    # Each colour bar hangs under its panel at the panel's own width: every panel gets the
-    # same size and row, and the bars line up beneath them.
-    bars = [ax.inset_axes(BAR_BOUNDS) for ax in panels]
+    figure.suptitle(header, fontsize=12, color="firebrick" if first.untrained else "black",
+                    y=1.0 - 4.0 / 72.0 / figure.get_size_inches()[1], va="top")
+    # Columns: the input, then each method (and its spread panel when re-run).
+    kinds = [("input", None)]
+    for explanation in present:
+        kinds.append(("method", explanation))
+        if explanation.method in stability:
+            kinds.append(("spread", explanation))
+    sided = [bool(scores) if kind == "input" else kind == "method" and e.method in scores for kind, e in kinds]
+    width_pt, height_pt = (v * 72.0 for v in figure.get_size_inches())
+    title_lines = 1 + bool(stability)
+    layout = class_layout(width_pt, height_pt, len(kinds), sided, title_lines, bool(scores), bool(curves))
+    # Narrow columns: titles in a smaller font, or the longest would run into the next one.
+    widest = max(len(method_title(e.method)) for e in present) * TITLE_CHAR_POINTS
+    title_size = 10 if widest <= layout.pitch + class_layout_module.GAP else 8
+    # The same for the text under the maps (score lines, colour bar labels).
+    under_size = 8 if layout.side or layout.pitch >= class_layout_module.UNDER_WIDTH else 7
+    if not layout.curves:
+        curves = {}
+    top = curve_limit(curves)
+    panels = [figure.add_axes(rect) for rect in layout.maps]
+    # Each colour bar hangs under its panel, a little narrower than the panel.
+    bars = []
+    for ax in panels:
+        gap, height = _points(ax, BAR_GAP), _points(ax, BAR_HEIGHT)
+        bars.append(ax.inset_axes((BAR_INSET, -gap - height, 1.0 - 2 * BAR_INSET, height)))
+    # Scores and curves: under the bar, or in the column beside the map.
+    score_at = ((1.0 + _points(panels[0], class_layout_module.SIDE_GAP), 1.0), 0.0) if layout.side \
+        else ((0.5, 0.0), UNDER_BAR)
+    curve_top = SCORE_TEXT + 4.0 if layout.side else UNDER_BAR + SCORE_TEXT + 4.0
     panels[0].imshow(first.image)
     panels[0].set_title(input_title(first.image), fontsize=10)
     panels[0].set_axis_off()
     bars[0].set_axis_off()
-    column = 1
-    for explanation in present:
-        ax, cax = panels[column], bars[column]
-        column += 1
+    for (kind, explanation), ax, cax in zip(kinds[1:], panels[1:], bars[1:]):
+        spread = stability.get(explanation.method)
+        if kind == "spread":
+            _draw_spread(figure, ax, cax, explanation, spread)
+            continue
         k = explanation.index_of(class_index)
         title = method_title(explanation.method)
-        spread = stability.get(explanation.method)
         if spread is not None:
             title += f"\nstability {spread['score']:.2f}"
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=title_size)
         score = scores.get(explanation.method)
         if explanation.method == "lime":
             draw_lime(ax, explanation, k, lime_view)
@@ -448,21 +434,19 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
                 limit = symmetric_limit(explanation.maps[k], 99.0) if explanation.method == "ig" else None
                 artist = draw_shap(ax, explanation, k, limit)
             label = COLORBAR_LABELS.get(explanation.method, f"{explanation.method} value")
-            _colorbar(figure, artist, cax, label, symmetric=explanation.method != "gradcam")
+            colorbar = _colorbar(figure, artist, cax, label, symmetric=explanation.method != "gradcam")
+            colorbar.ax.xaxis.label.set_fontsize(under_size)
         if score is not None:
-            # On the panel (whose texts the figure lists), under the colour bar's slot.
-            _draw_score(ax, score, explanation.method == best, SCORE_BELOW_POINTS, BAR_BOUNDS[1])
+            _draw_score(ax, score, explanation.method == best, score_at, layout.side, under_size)
         if explanation.method in curves:
-            plot = _below_scores(ax)
+            plot = _under_map(ax, curve_top, class_layout_module.CURVE_HEIGHT, layout.side)
             plot.set_gid(f"curves:{explanation.method}")
             _draw_method_curves(plot, curves[explanation.method], top)
-        if spread is not None:
-            _draw_spread(figure, panels[column], bars[column], explanation, spread)
-            column += 1
     if scores:
-        _draw_note(panels[0], SCORE_BELOW_POINTS, BAR_BOUNDS[1])
+        _draw_note(panels[0], score_at, layout.side)
     if curves:
-        _curve_key(_below_scores(panels[0]))
+        key = _under_map(panels[0], curve_top, class_layout_module.CURVE_HEIGHT, layout.side)
+        _curve_key(key)
     hide_axis_ticks(figure)
 
 
@@ -554,8 +538,27 @@ def draw_comparison(figure: Figure, explanations: list[Explanation], class_index
     if first.untrained:
         header += "  — untrained model"
     figure.suptitle(header, fontsize=12, color="firebrick" if first.untrained else "black")
+    from engine.compare_layout import compare_layout
+
     columns = 1 + len(present)
-    grid = figure.add_gridspec(3, columns, height_ratios=[IMAGE_ROW, BAR_ROW, 0.62])
+    curves = class_curves(metrics or {}, class_index)
+    plotted = [e.method for e in present if e.method in curves and e.method in scores]
+    width_pt, height_pt = (v * 72.0 for v in figure.get_size_inches())
+    layout = compare_layout(width_pt, height_pt, len(present), bool(scores or steadiness), bool(plotted))
+    if not layout.curves:
+        plotted = []
+    if layout.beside:  # a short figure: the tables to the right of the maps
+        outer = figure.add_gridspec(1, 2, width_ratios=layout.width_ratios)
+        grid = outer[0, 0].subgridspec(2, columns, height_ratios=[IMAGE_ROW, BAR_ROW])
+        tables = outer[0, 1].subgridspec(2, 1, height_ratios=layout.heights)
+        table_cells = (tables[0, 0], tables[1, 0])
+    else:
+        grid = figure.add_gridspec(3, columns, height_ratios=layout.heights)
+        widths = [0.42, 0.58]  # agreement | faithfulness; a stability column widens the latter
+        if plotted:
+            widths = [0.34, 0.46, 0.2] if steadiness else [0.35, 0.39, 0.26]
+        tables = grid[2, :].subgridspec(1, len(widths), width_ratios=widths)
+        table_cells = (tables[0, 0], tables[0, 1])
     panels = [figure.add_subplot(grid[0, c], anchor="S") for c in range(columns)]
     panels[0].imshow(first.image)
     panels[0].set_title(input_title(first.image), fontsize=10)
@@ -581,17 +584,13 @@ def draw_comparison(figure: Figure, explanations: list[Explanation], class_index
         else:
             ax.set_axis_off()
     cax = figure.add_subplot(grid[1, 1:])
-    colorbar = _colorbar(figure, artist, cax, COMPARE_LABEL, symmetric=True)
+    # Beside the tables the bar is narrow: its label takes two lines.
+    label = COMPARE_LABEL.replace("  (", "\n(") if layout.beside else COMPARE_LABEL
+    colorbar = _colorbar(figure, artist, cax, label, symmetric=True)
     colorbar.ax.set_gid("shared-scale")
     figure.add_subplot(grid[1, 0]).set_axis_off()
-    curves = class_curves(metrics or {}, class_index)
-    plotted = [e.method for e in present if e.method in curves and e.method in scores]
-    widths = [0.42, 0.58]  # agreement | faithfulness; a stability column widens the latter
-    if plotted:
-        widths = [0.34, 0.46, 0.2] if steadiness else [0.35, 0.39, 0.26]
-    tables = grid[2, :].subgridspec(1, len(widths), width_ratios=widths)
-    _agreement_table(figure.add_subplot(tables[0, 0]), agreement(present, class_index))
-    _faithfulness_table(figure.add_subplot(tables[0, 1]), present, scores, best, steadiness)
+    _agreement_table(figure.add_subplot(table_cells[0]), agreement(present, class_index))
+    _faithfulness_table(figure.add_subplot(table_cells[1]), present, scores, best, steadiness)
     if plotted:
         _comparison_curves(figure, tables[0, 2], {m: curves[m] for m in plotted}, best)
     hide_axis_ticks(figure)
@@ -637,6 +636,21 @@ def method_colour(method: str, index: int = 0) -> str:
     return METHOD_COLOURS.get(method) or to_hex(colormaps["tab10"](index % 10))
 
 
+class _PointRowsTable(Table):
+    """A table whose rows are a fixed height in points. Matplotlib's rows are fractions of
+    the axes' height taken when the table is made, before the layout engine sizes the axes:
+    a table in a short axes then drew its rows over each other."""
+
+    ROW_POINTS = compare_layout_module.ROW
+
+    def _update_positions(self, renderer):
+        axes_height = max(self._axes.bbox.height, 1.0)
+        height = self.ROW_POINTS * self.figure.dpi / 72.0 / axes_height
+        for cell in self._cells.values():
+            cell.set_height(height)
+        super()._update_positions(renderer)
+
+
 def _table(ax, title: str, header: list[str], rows: list[list[str]], gid: str,
            first_width: float = 0.3):
     ax.set_axis_off()
@@ -644,9 +658,9 @@ def _table(ax, title: str, header: list[str], rows: list[list[str]], gid: str,
     rest = (1.0 - first_width) / max(1, len(header) - 1)
     table = ax.table(cellText=rows, colLabels=header, loc="upper center", cellLoc="center",
                      colWidths=[first_width] + [rest] * (len(header) - 1))
+    table.__class__ = _PointRowsTable  # rows of fixed height, whatever the axes' final size
     table.auto_set_font_size(False)
     table.set_fontsize(8)
-    table.scale(1.0, 1.25)
     table.set_gid(gid)
     for (row, _), cell in table.get_celld().items():
         cell.set_edgecolor("0.8")

@@ -9,7 +9,16 @@ later message never hides an earlier one about something else.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 STYLES = {
     "error": "background: #fdecea; border: 1px solid #f5c2bd; color: #5f1d16;",
@@ -17,6 +26,22 @@ STYLES = {
     "info": "background: #e8f1fb; border: 1px solid #bcd6f2; color: #123a63;",
 }
 MAX_STRIPS = 3
+# A message longer than this (an evaluation listing a thousand labels) is cut, in full in the
+# tooltip: a strip of fifty lines would push the results off the window.
+MAX_CHARS = 300
+LONG_WORD = 60  # longer runs without a space are broken, or the label could not wrap them
+
+
+def shown_text(text: str) -> str:
+    """``text`` as the strip shows it: runs without spaces broken, cut at MAX_CHARS."""
+    words = []
+    for word in text.split(" "):
+        while len(word) > LONG_WORD:
+            words.append(word[:LONG_WORD])
+            word = word[LONG_WORD:]
+        words.append(word)
+    shown = " ".join(words)
+    return shown if len(shown) <= MAX_CHARS else shown[: MAX_CHARS - 1].rstrip() + "…"
 
 
 class BannerStrip(QFrame):
@@ -30,6 +55,12 @@ class BannerStrip(QFrame):
         self.label = QLabel()
         self.label.setObjectName("bannerText")
         self.label.setWordWrap(True)
+        # The window decides the width, the text wraps in it: a long line never widens the window.
+        policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.label.setSizePolicy(policy)
+        self.label.setMinimumWidth(1)
+        self.full_text = ""
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QToolButton()
         close.setText("✕")
@@ -49,7 +80,10 @@ class BannerStrip(QFrame):
         self.label.setToolTip(f"Details: {details}" if details else "")
         self.setStyleSheet(f"#banner {{ {STYLES[level]} border-radius: 4px; }}"
                            " #banner QLabel { border: none; background: transparent; }")
-        self.label.setText(text)
+        self.full_text = text
+        shown = shown_text(text)
+        self.label.setText(shown)
+        self.label.setToolTip(text if shown != text else "")
         for button in self.buttons:
             self._layout.removeWidget(button)
             button.deleteLater()
@@ -96,7 +130,7 @@ class Banner(QWidget):
 
     def text(self) -> str:
         """Every visible message, newest first (tests and screenshots read this)."""
-        return "\n".join(s.label.text() for s in self._visible())
+        return "\n".join(s.full_text for s in self._visible())
 
     @property
     def buttons(self) -> list[QPushButton]:

@@ -48,3 +48,39 @@ def test_a_long_timing_line_is_elided_not_widening_the_window(window, qtbot):
     assert window.width() == 1280 and window.minimumSizeHint().width() < 1280
     assert label.toolTip() == long_text
     assert label.elided_text().endswith("…") and len(label.elided_text()) < len(long_text)
+
+
+def test_a_long_banner_message_wraps_and_is_cut_never_widening_the_window(window, qtbot):
+    window.resize(1280, 720)
+    qtbot.waitUntil(lambda: window.width() == 1280, timeout=5_000)
+    labels = ", ".join(f"class_{i:04d}" for i in range(1000))
+    message = f"evaluation: these labels are not among the model's classes: {labels}; " + "x" * 400
+    window.banner.show_message(message, "error", topic="long")
+    qtbot.wait(100)
+    strip = window.banner.strip("long")
+    assert window.width() == 1280 and window.minimumSizeHint().width() < 1280
+    assert strip.isVisible() and strip.width() <= window.width()
+    assert _inside(strip, window)
+    assert strip.label.toolTip() == message and window.banner.text() == message  # nothing lost
+    assert strip.label.text().endswith("…") and len(strip.label.text()) < len(message)
+    assert strip.height() < window.height() / 4  # the results keep their room
+    window.banner.dismiss("long")
+
+
+def test_the_lime_panel_arriving_does_not_widen_the_window(window, qtbot, image_folder):
+    from gui_helpers import wait_until_done
+
+    window.resize(1280, 720)
+    qtbot.waitUntil(lambda: window.width() == 1280, timeout=5_000)
+    (entry,) = window.add_paths([image_folder / "region.png"])
+    widths = []
+    window.controller.jobFinished.connect(lambda *_: widths.append(window.width()))
+    window.explain(entry)
+    wait_until_done(qtbot, window, [entry])
+    assert "lime" in entry.results
+    canvas = window.results_view.current_canvas()
+    qtbot.waitUntil(lambda: not canvas.render_pending, timeout=10_000)
+    qtbot.wait(50)
+    assert window.width() == 1280 and all(w == 1280 for w in widths)
+    assert window.minimumSizeHint().width() < 1280
+    assert _inside(window.results_view, window) and canvas.width() <= window.width()
