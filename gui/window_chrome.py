@@ -153,20 +153,14 @@ class WindowChrome:
         if dialog is None:
             dialog = self.shortcuts_dialog = ShortcutsDialog(self)
         dialog.refresh()
-        dialog.show()
-        dialog.raise_()
-        dialog.activateWindow()
-        return dialog
+        return _bring_up(dialog)
 
     def about(self) -> AboutDialog:
         """Help ▸ About: non-modal, so it never stops the window (or a test)."""
         dialog = getattr(self, "about_dialog", None)
         if dialog is None:
             dialog = self.about_dialog = AboutDialog(self)
-        dialog.show()
-        dialog.raise_()
-        dialog.activateWindow()
-        return dialog
+        return _bring_up(dialog)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -185,3 +179,11 @@ class WindowChrome:
             widget.setStyleSheet("padding: 0 10px; border-left: 1px solid #c8c8c8;")
         for widget in (self.model_label, self.backend_label, self.untrained_label):
             status.addPermanentWidget(widget)
+
+
+def _bring_up(dialog):
+    """Show a non-modal dialog in front, whether it is new or was opened before."""
+    dialog.show()
+    dialog.raise_()
+    dialog.activateWindow()
+    return dialog
