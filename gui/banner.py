@@ -76,14 +76,17 @@ class BannerStrip(QFrame):
 
     def set_message(self, text: str, level: str, actions, details: str = "") -> None:
         self.level = level
-        # The technical words behind a plain message, for whoever asks (hover the text).
-        self.label.setToolTip(f"Details: {details}" if details else "")
         self.setStyleSheet(f"#banner {{ {STYLES[level]} border-radius: 4px; }}"
                            " #banner QLabel { border: none; background: transparent; }")
         self.full_text = text
         shown = shown_text(text)
         self.label.setText(shown)
-        self.label.setToolTip(text if shown != text else "")
+        # On hover: the whole message when the strip cut it, and the technical words behind a
+        # plain message (what the library said) for whoever asks.
+        hover = [text] if shown != text else []
+        if details:
+            hover.append(f"Details: {details}")
+        self.label.setToolTip("\n\n".join(hover))
         for button in self.buttons:
             self._layout.removeWidget(button)
             button.deleteLater()
