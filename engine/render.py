@@ -278,6 +278,12 @@ SHORT_TITLES = {"shap": "SHAP", "lime": "LIME", "ig": "IG", "gradcam": "Grad-CAM
                 "shap-gradient": "SHAP (background)"}  # for table cells
 
 
+def input_title(image: np.ndarray) -> str:
+    """The first panel shows what the model saw: the image squashed to its input size (short: it shares the row with the method titles)."""
+    height, width = np.asarray(image).shape[:2]
+    return f"input {width}×{height}"
+
+
 def hide_axis_ticks(figure: Figure) -> None:
     """Axes drawn with ``set_axis_off()`` still have their ticks laid out on every draw
     (constrained layout asks for them); hiding those axis objects changes no pixel and cuts
@@ -402,7 +408,7 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
         else ((0.5, 0.0), UNDER_BAR)
     curve_top = SCORE_TEXT + 4.0 if layout.side else UNDER_BAR + SCORE_TEXT + 4.0
     panels[0].imshow(first.image)
-    panels[0].set_title("input", fontsize=10)
+    panels[0].set_title(input_title(first.image), fontsize=10)
     panels[0].set_axis_off()
     bars[0].set_axis_off()
     for (kind, explanation), ax, cax in zip(kinds[1:], panels[1:], bars[1:]):
@@ -555,7 +561,7 @@ def draw_comparison(figure: Figure, explanations: list[Explanation], class_index
         table_cells = (tables[0, 0], tables[0, 1])
     panels = [figure.add_subplot(grid[0, c], anchor="S") for c in range(columns)]
     panels[0].imshow(first.image)
-    panels[0].set_title("input", fontsize=10)
+    panels[0].set_title(input_title(first.image), fontsize=10)
     panels[0].set_axis_off()
     norm = Normalize(vmin=-1.0, vmax=1.0)  # one object: every panel is drawn on this scale
     artist = None

@@ -30,7 +30,7 @@ def test_explain_gives_one_tab_per_class_and_the_queued_image_completes(window, 
         assert_canvas_rendered(qtbot, tabs, index)
         canvas = tabs.widget(index)
         titles = [ax.get_title() for ax in canvas.figure.axes]
-        assert "input" in titles and "SHAP (Partition)" in titles and "LIME" in titles
+        assert "input 64×64" in titles and "SHAP (Partition)" in titles and "LIME" in titles
 
     # The queued image has its own tabs, in its own order (its decisive square is dark).
     window.image_list.select_key(second.key)

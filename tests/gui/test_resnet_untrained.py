@@ -80,7 +80,7 @@ def test_gradcam_preview_comes_before_shap_and_outlives_its_cancel(resnet, qtbot
     assert resnet.results_view.current_tabs() is tabs and tabs.count() == 2
     canvas = tabs.currentWidget()
     qtbot.waitUntil(lambda: canvas.render_count > 0, timeout=10_000)
-    assert [ax.get_title() for ax in canvas.figure.axes][:2] == ["input", "Grad-CAM"]
+    assert [ax.get_title() for ax in canvas.figure.axes][:2] == ["input 224×224", "Grad-CAM"]
     assert entry.results["gradcam"].maps.shape == (2, 224, 224)
 
     # Cancelling a preview does not touch the job...
