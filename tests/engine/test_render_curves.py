@@ -6,6 +6,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
+from drawn_explanations import random_explanation
 from engine.jobs import Explanation
 from engine.metrics import json_summary
 from engine.render import (
@@ -20,19 +21,8 @@ from engine.render import (
 CLASSES = [4, 7]
 
 
-def _explanation(method, seed):
-    rng = np.random.default_rng(seed)
-    maps = rng.normal(size=(2, 32, 32)).astype(np.float32)
-    extras = {}
-    if method == "lime":
-        segments = (np.arange(32)[:, None] // 8) * 4 + np.arange(32)[None, :] // 8
-        weights = rng.normal(size=(2, 16)).astype(np.float32)
-        maps, extras = weights[:, segments], {"segments": segments.astype(np.int32), "segment_weights": weights}
-    if method == "gradcam":
-        maps = np.abs(maps)
-    return Explanation(method=method, image=np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8),
-                       classes=CLASSES, class_names=["four", "seven"], probabilities=[0.7, 0.2],
-                       maps=maps, params={}, timings={}, versions={}, model="test", extras=extras)
+def _explanation(method: str, seed: int) -> Explanation:
+    return random_explanation(method, seed, CLASSES, ["four", "seven"], [0.7, 0.2], image_seed=0)
 
 
 def _result(seed, good):

@@ -15,6 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+from drawn_explanations import random_explanation
 from engine.jobs import Explanation
 from engine.render import class_curves, class_scores, draw_class, draw_comparison
 
@@ -29,18 +30,7 @@ MIN_COVER = 0.78
 
 
 def _explanation(method: str, seed: int) -> Explanation:
-    rng = np.random.default_rng(seed)
-    maps = rng.normal(size=(2, 32, 32)).astype(np.float32)
-    extras = {}
-    if method == "lime":
-        segments = (np.arange(32)[:, None] // 8) * 4 + np.arange(32)[None, :] // 8
-        weights = rng.normal(size=(2, 16)).astype(np.float32)
-        maps, extras = weights[:, segments], {"segments": segments.astype(np.int32), "segment_weights": weights}
-    if method == "gradcam":
-        maps = np.abs(maps)
-    return Explanation(method=method, image=rng.integers(0, 255, (32, 32, 3), dtype=np.uint8),
-                       classes=CLASSES, class_names=["tabby cat", "Egyptian cat"], probabilities=[0.71, 0.2],
-                       maps=maps, params={}, timings={}, versions={}, model="test", extras=extras)
+    return random_explanation(method, seed, CLASSES, ["tabby cat", "Egyptian cat"], [0.71, 0.2], image_seed=None)
 
 
 def _faithfulness(seed: int) -> dict:
