@@ -75,6 +75,20 @@ class OnnxClassifier:
         self.class_names = class_names or [f"class {i}" for i in range(count)]
         self.labels_source = labels_source or f"none found: class 0…{count - 1}"
 
+    def network_digest(self) -> str:
+        """Hash of the network OpenVINO runs (graph and weights): the result store keys on it,
+        so two ONNX files never share stored results."""
+        import hashlib
+
+        digest = hashlib.blake2b(digest_size=16)
+        if isinstance(self._network_source, (str, Path)):
+            with open(self._network_source, "rb") as file:
+                for block in iter(lambda: file.read(1 << 20), b""):
+                    digest.update(block)
+        else:
+            digest.update(bytes(self._network_source))
+        return digest.hexdigest()
+
     # ------------------------------------------------------------------ the Classifier interface
 
     @property

@@ -52,14 +52,20 @@ class ExplainRequest:
     stability: int = 0  # re-runs with other seeds of the methods that have randomness
     sanity: bool = False  # model-randomisation check of each map
     sanity_steps: int = 5  # cascade steps of the sanity check (engine.sanity.SanityParams.groups)
+    # Maps the caller already has (the window's previews on screen), to be scored with the
+    # rest: they come through ``Hooks.reuse`` only, are never computed or re-run here, and
+    # are scored first. Only with ``scoring``; a method the hook has no map for is passed over.
+    supplied: tuple[str, ...] = ()
 
     def __post_init__(self):
-        unknown = [m for m in self.methods if m not in PARAMS_TYPES]
+        unknown = [m for m in self.methods + self.supplied if m not in PARAMS_TYPES]
         if unknown or not self.methods:
             raise ValueError(f"unknown method {', '.join(unknown) or '(none)'}; "
                              f"choose from {', '.join(METHOD_ORDER)}")
         if self.image is None and self.image_path is None:
             raise ValueError("an explain request needs an image or an image path")
+        if set(self.supplied) & set(self.methods):
+            raise ValueError("a method is either computed or supplied, not both")
         if self.stability < 0 or self.scoring_steps < 1:
             raise ValueError("stability must be 0 or more and scoring steps at least 1")
 
@@ -85,6 +91,15 @@ class Stage:
     @property
     def name(self) -> str:
         return self.method if self.kind == "explain" else f"{self.kind}:{self.method}"
+
+    @property
+    def label(self) -> str:
+        """What a progress bar says while this stage runs."""
+        from engine.render import METHOD_TITLES
+
+        title = METHOD_TITLES.get(self.method, self.method)
+        return {"explain": title, "score": f"Faithfulness ({title})", "stability": f"Stability ({title})",
+                "sanity": f"Sanity check ({title})"}[self.kind]
 
 
 def method_evaluations(method: str, params, classes: int) -> int:
@@ -123,6 +138,11 @@ def plan(request: ExplainRequest, classifier=None) -> list[Stage]:
     if classifier is not None and isinstance(request.classes, int):
         k = min(k, classifier.num_classes)
     stages = []
+    if request.scoring:
+        for method in request.supplied:  # the map is there already: only its score costs
+            stages.append(Stage("explain", method, 0))
+            first = not any(s.kind == "score" for s in stages)
+            stages.append(Stage("score", method, scoring_evaluations(k, request.scoring_steps, band=first)))
     for method in request.methods:
         params = request.method_params(method)
         stages.append(Stage("explain", method, method_evaluations(method, params, k)))
@@ -164,6 +184,7 @@ class Hooks:
     - ``shown()``: called right after ``finished``; the window blocks here briefly until
       the result is on screen, so drawing does not compete with the next stage.
     - ``between_batches()``: called after every model batch; the window serves previews.
+    - ``predicted(predictions)``: the image's top classes, as soon as they are known.
     - ``reuse(method, image, targets)``: an Explanation computed earlier (a preview), or a
       stored result (``engine.store.StoredResult``: its scores and stability come along),
       to use instead of running ``method``; None to compute it.
@@ -173,6 +194,7 @@ class Hooks:
     shown: Callable[[], None] | None = None
     between_batches: Callable[[], None] | None = None
     reuse: Callable[[str, np.ndarray, list[int]], Explanation | None] | None = None
+    predicted: Callable[[list[Prediction]], None] | None = None  # the top classes, before any method
 
 
 class _Progress:
@@ -187,20 +209,27 @@ class _Progress:
         self._stage = ""
 
     def start(self, stage: Stage) -> None:
-        self._stage, self._stage_done = stage.name, 0
+        self._stage, self._stage_done = stage.label, 0
         self._planned = stage.evaluations
         self._progress(self.done, self.total, self._stage)
 
     def __call__(self, done: int, total: int, stage: str) -> None:
         step = max(0, min(done, max(total, self._planned)) - self._stage_done)
         self._stage_done += step
-        self._progress(min(self.done + self._stage_done, self.total), self.total, self._stage)
+        # The explainer's own words when it has them ("Stability re-run 2 of 10").
+        self._progress(min(self.done + self._stage_done, self.total), self.total, stage or self._stage)
         if self._hooks.between_batches is not None:
             self._hooks.between_batches()
 
+    def drop(self, stage: Stage) -> None:
+        """A stage that does no work after all (reused, stored, or nothing to score): it
+        leaves the plan, so the count stays the evaluations really made."""
+        self.total = max(1, self.done, self.total - stage.evaluations)
+        self._progress(self.done, self.total, stage.label)
+
     def finish(self, stage: Stage) -> None:
         self.done += stage.evaluations
-        self._progress(min(self.done, self.total), self.total, stage.name)
+        self._progress(min(self.done, self.total), self.total, stage.label)
 
 
 def prepare_image(request: ExplainRequest, classifier) -> np.ndarray:
@@ -244,6 +273,8 @@ def run(request: ExplainRequest, classifier, progress: ProgressFn = no_progress,
                        predictions=classifier.top_k(probabilities, min(max(PREDICTION_COUNT, len(targets)),
                                                                         classifier.num_classes)))
     result.timings["predict"] = time.perf_counter() - started
+    if hooks.predicted is not None:
+        hooks.predicted(result.predictions)
     stages = plan(replace(request, classes=len(targets)) if isinstance(request.classes, int) else request)
     counter = _Progress(stages, progress, hooks)
     reused = []
@@ -251,16 +282,25 @@ def run(request: ExplainRequest, classifier, progress: ProgressFn = no_progress,
         cancel.raise_if_cancelled()
         method = stage.method
         if stage.kind != "explain" and (method not in result.explanations or _have(result, stage)):
-            counter.finish(stage)  # its explanation was skipped, or this came stored with it
+            counter.drop(stage)  # its explanation was skipped, or this came stored with it
+            if method in result.explanations and hooks.finished is not None:
+                hooks.finished(stage.kind, method, _part(result, stage)[method])
+                if hooks.shown is not None:
+                    hooks.shown()
             continue
         params = request.method_params(method)
         counter.start(stage)
         t0 = time.perf_counter()
         if stage.kind == "explain":
             value = hooks.reuse(method, image, targets) if hooks.reuse else None
+            if value is None and method in request.supplied:
+                counter.drop(stage)  # no map to score
+                continue
             if value is not None:
                 reused.append(method)
                 value = _take_stored(value, method, result)
+                counter.drop(stage)
+                stage = replace(stage, evaluations=0)  # out of the plan: nothing to count when done
             else:
                 try:
                     value = explain.run(method, image, classifier, targets, params,
@@ -269,7 +309,7 @@ def run(request: ExplainRequest, classifier, progress: ProgressFn = no_progress,
                     if len(request.methods) == 1:
                         raise
                     result.skipped[method] = str(exc)
-                    counter.finish(stage)
+                    counter.drop(stage)
                     continue
             result.explanations[method] = value
         elif stage.kind == "score":
@@ -304,12 +344,16 @@ def _take_stored(value, method: str, result: ResultSet) -> Explanation:
     if value.stability is not None:
         result.stability[method] = value.stability
     result.stored_at[method] = value.created
-    return value.explanation
+    # Said on the explanation itself, so whoever shows it can say "stored <date>".
+    return replace(value.explanation, timings={**value.explanation.timings, "stored_at": value.created})
+
+
+def _part(result: ResultSet, stage: Stage) -> dict:
+    return {"score": result.scores, "stability": result.stability, "sanity": result.sanity}[stage.kind]
 
 
 def _have(result: ResultSet, stage: Stage) -> bool:
-    part = {"score": result.scores, "stability": result.stability, "sanity": result.sanity}[stage.kind]
-    return stage.method in part
+    return stage.method in _part(result, stage)
 
 
 def score(image, classifier, explanation: Explanation, request: ExplainRequest,

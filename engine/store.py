@@ -44,6 +44,9 @@ def model_fingerprint(classifier) -> str:
             digest.update(type(model).__name__.encode())
         for weight in model.weights:
             digest.update(np.ascontiguousarray(np.asarray(weight)).tobytes())
+    network_digest = getattr(classifier, "network_digest", None)  # ONNX: the file's bytes
+    if network_digest is not None:
+        digest.update(network_digest().encode())
     for part in (getattr(classifier, "preprocess_mode", ""), tuple(classifier.input_size),
                  tuple(classifier.class_names), getattr(classifier, "precision", "float32"),
                  getattr(classifier, "outputs_probabilities", True)):
@@ -147,7 +150,7 @@ class ResultStore:
                  "class_names": explanation.class_names, "probabilities": explanation.probabilities,
                  "params": explanation.params, "timings": explanation.timings,
                  "versions": explanation.versions, "model": explanation.model,
-                 "untrained": explanation.untrained,
+                 "untrained": explanation.untrained, "head": explanation.head,
                  "scores": _plain(scores), "stability": _plain(stability)}
         atomic_write(npz, lambda f: np.savez_compressed(f, **arrays))
         atomic_write(info, lambda f: f.write(strict_json.dumps(plain).encode()))
@@ -181,7 +184,7 @@ class ResultStore:
             method=plain["method"], image=arrays["image"], classes=plain["classes"],
             class_names=plain["class_names"], probabilities=plain["probabilities"], maps=arrays["maps"],
             params=plain["params"], timings=plain["timings"], versions=plain["versions"],
-            model=plain["model"], untrained=plain["untrained"],
+            model=plain["model"], untrained=plain["untrained"], head=plain.get("head", ""),
             extras={k[len("extra_"):]: v for k, v in arrays.items() if k.startswith("extra_")})
         return StoredResult(explanation, _merge(plain["scores"], arrays, "scores_"),
                             _merge(plain["stability"], arrays, "stability_"), float(created))

@@ -66,6 +66,7 @@ class EngineController(QObject):
     sanityProgress = Signal(object)  # SanityJob (done, total, stage updated)
     sanityMethodReady = Signal(object, str)  # SanityJob, method (its result in job.results)
     sanityFinished = Signal(object)  # SanityJob, any end state: look at job.state
+    storeCleared = Signal(int, str)  # stored results removed (-1: failed), one-line message
 
     # Requests to the worker: queued connections, so they run in the engine thread.
     _loadModel = Signal(object, int)
@@ -74,6 +75,8 @@ class EngineController(QObject):
     _download = Signal(object)
     _runEvaluation = Signal(object)
     _runSanity = Signal(object)
+    _setKeepResults = Signal(bool)
+    _clearStored = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -111,6 +114,9 @@ class EngineController(QObject):
         w.evaluationCancelled.connect(self._on_evaluation_cancelled, queued)
         w.evaluationFailed.connect(self._on_evaluation_failed, queued)
         self._runSanity.connect(w.run_sanity, queued)
+        self._setKeepResults.connect(w.set_keep_results, queued)
+        self._clearStored.connect(w.clear_stored_results, queued)
+        w.storeCleared.connect(self.storeCleared, queued)
         w.sanityStarted.connect(self._on_sanity_started, queued)
         w.sanityProgress.connect(self._on_sanity_progress, queued)
         w.sanityMethodReady.connect(self._on_sanity_method, queued)
@@ -178,6 +184,14 @@ class EngineController(QObject):
         self.model_info = None
         self.model_failure = None
         self._loadModel.emit(request, self._generation)
+
+    def set_keep_results(self, keep: bool) -> None:
+        """Store results between launches, or not (from the next job on)."""
+        self._setKeepResults.emit(bool(keep))
+
+    def clear_stored_results(self) -> None:
+        """Forget every stored result; ``storeCleared`` says how many."""
+        self._clearStored.emit()
 
     def predict(self, image_key: int, image) -> None:
         self._worker.enqueue_prediction(PredictRequest(image_key, image))

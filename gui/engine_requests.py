@@ -144,27 +144,19 @@ class ExplainJob:
                 "ig": types["ig"](**self.ig), "gradcam": types["gradcam"](),
                 "shap-gradient": types["shap-gradient"](**self.background)}
 
-    def planned_by_stage(self) -> dict[str, int]:
-        """Model evaluations of each stage, from the explainers' own parameters (engine.pipeline)."""
-        params = self.method_params()
-        planned = {m: pipeline.method_evaluations(m, p, self.classes) for m, p in params.items()}
-        # Each scoring stage's total as if it computed the random band (the first one does).
-        planned["faithfulness"] = self.faithfulness_evaluations(band=True)
-        for method in ("gradcam", "ig"):
-            planned[f"preview-faithfulness:{method}"] = (planned["faithfulness"]
-                                                         if method in self.scored_previews else 0)
-        planned.update({f"stability:{m}": self.stability_evaluations(m) for m in self.stability_methods()})
-        return planned
+    def request(self, params: dict | None = None) -> pipeline.ExplainRequest:
+        """What the engine's pipeline runs for this job (``params``: typed parameters that
+        replace the settings' own, such as background-set SHAP with its images read)."""
+        params = {**self.method_params(), **(params or {})}
+        return pipeline.ExplainRequest(
+            methods=self.methods, image=self.image, params={m: params[m] for m in self.methods},
+            classes=self.classes, seed=int(self.lime.get("seed", 0)), scoring=self.faithfulness_steps > 0,
+            scoring_steps=max(1, self.faithfulness_steps), stability=self.stability_runs,
+            supplied=self.scored_previews)
 
     def planned_evaluations(self) -> int:
-        """Model evaluations the whole job will make, as far as the settings say."""
-        planned = self.planned_by_stage()
-        total = sum(planned[m] for m in self.methods)
-        scored = len(self.methods) * (self.faithfulness_steps > 0) + len(self.scored_previews)
-        if scored:
-            # The random band is evaluated for the first map and shared by the others.
-            total += self.faithfulness_evaluations(band=True) + (scored - 1) * self.faithfulness_evaluations()
-        return total + self.stability_evaluations()
+        """Model evaluations the whole job will make, as the pipeline plans it."""
+        return sum(stage.evaluations for stage in pipeline.plan(self.request()))
 
     @property
     def scored_previews(self) -> tuple[str, ...]:
@@ -176,26 +168,7 @@ class ExplainJob:
 
     def stability_methods(self) -> list[str]:
         """This job's methods that stability re-runs repeat (those with randomness)."""
-        if self.stability_runs <= 0:
-            return []
-        params = self.method_params()
-        return [m for m in self.methods if pipeline.has_randomness(m, params[m])]
-
-    def stability_evaluations(self, method: str | None = None) -> int:
-        """Model evaluations of the stability re-runs (of one method, or all)."""
-        params = self.method_params()
-        methods = self.stability_methods() if method is None else [method]
-        return self.stability_runs * sum(pipeline.method_evaluations(m, params[m], self.classes)
-                                         for m in methods)
-
-    def background_evaluations(self) -> int:
-        """Background-set SHAP, as GradientExplainer counts it (DeepExplainer is similar)."""
-        return pipeline.method_evaluations("shap-gradient", self.method_params()["shap-gradient"],
-                                           self.classes)
-
-    def faithfulness_evaluations(self, band: bool = False) -> int:
-        """One map's scoring (engine.metrics.faithfulness); ``band``: with the random band."""
-        return pipeline.scoring_evaluations(self.classes, self.faithfulness_steps, band=band)
+        return [stage.method for stage in pipeline.plan(self.request()) if stage.kind == "stability"]
 
     @property
     def finished(self) -> bool:

@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from engine.errors import Cancelled, UntrustedModelError, WeightsMissingError
 from engine.jobs import CancelToken
+from engine.pipeline import Hooks
 from gui.engine_requests import (
     PREDICTION_COUNT,
     ExplainJob,
@@ -100,42 +101,22 @@ class _BatchPacer:
 
 
 class _JobProgress:
-    """Turns per-method ``progress(done, total, stage)`` calls into one bar for the whole job."""
+    """Passes the pipeline's progress of one job to the window, throttled, and remembers the
+    last count (what a cancel reports)."""
 
     def __init__(self, worker: "EngineWorker", job: ExplainJob):
         self._worker = worker
         self.job = job
         self.cancel_reported = False  # jobCancelled already sent (see EngineWorker._report_cancel)
-        self._planned = job.planned_by_stage()  # from engine.pipeline: the explainers' own numbers
-        self._offset = 0
-        self._method_total = 0
         self.done = 0
-        self.total = job.planned_evaluations()
+        self.total = job.total or job.planned_evaluations()
         self._throttle = _Throttle()
 
-    def start_method(self, method: str) -> None:
-        self._offset = self.done
-        self._method_total = self._planned.get(method, 0)
-
-    def skip(self, method: str) -> None:
-        """Planned work that will not happen (no preview to score): out of the total."""
-        self.total = max(self.done, self.total - self._planned.get(method, 0))
-
-    def finish_method(self) -> None:
-        # A method may evaluate a few rows more or less than planned: re-base on what it did.
-        self.total += self.done - (self._offset + self._method_total)
-        self._offset = self.done
-
     def __call__(self, done: int, total: int, stage: str) -> None:
-        # Called from the engine thread, inside the explainer, between model batches.
-        if total > self._method_total:
-            self.total += total - self._method_total
-            self._method_total = total
-        self.done = self._offset + done
+        # Called from the engine thread, inside the pipeline, between model batches.
+        self.done, self.total = done, max(total, done)
         if self._throttle.due(done >= total):
-            self._worker.progress.emit(self.job.job_id, self.done, max(self.total, self.done), stage)
-        # Between batches is the one safe moment to answer a waiting prediction request.
-        self._worker.serve_predictions()
+            self._worker.progress.emit(self.job.job_id, self.done, self.total, stage)
 
 
 class EngineWorker(QObject):
@@ -172,6 +153,7 @@ class EngineWorker(QObject):
     sanityFinished = Signal(int)
     sanityCancelled = Signal(int)
     sanityFailed = Signal(int, str)  # job id, one-line message
+    storeCleared = Signal(int, str)  # results removed (-1: failed), one-line message
 
     def __init__(self) -> None:
         super().__init__()
@@ -190,6 +172,11 @@ class EngineWorker(QObject):
         self._running: _JobProgress | None = None  # the job this thread is inside, if any
         self._warming = False  # True during the warm-up: IG previews wait until it has traced IG
         self._ig_pacer = _BatchPacer()
+        # The result store (engine.store), opened here on the engine thread on first use:
+        # an SQLite connection belongs to the thread that opened it.
+        self._keep_results = True
+        self._store = None
+        self._stored = None  # engine.stored_run.StoredPipeline for the loaded model
         # Set from the GUI thread when the app closes: cuts the warm-up short between batches.
         self._stopping = CancelToken()
 
@@ -227,6 +214,7 @@ class EngineWorker(QObject):
                                                wrong_weights=getattr(exc, "reason", "")))
             return
         self._classifier, self._info = classifier, info
+        self._stored = None  # its fingerprint is the new model's
         self._background.clear()
         self._preview_results.clear()  # previews of the old model
         self._ig_pacer = _BatchPacer()  # a new model has its own speed
@@ -445,6 +433,8 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def run_job(self, job: ExplainJob) -> None:
+        """Run one job through the engine's pipeline (engine.pipeline.run, with the result
+        store in front); this only forwards what the pipeline reports to the window."""
         tracker = _JobProgress(self, job)
         if job.cancel.cancelled:
             self.jobCancelled.emit(job.job_id, 0, tracker.total)
@@ -455,52 +445,11 @@ class EngineWorker(QObject):
         self.jobStarted.emit(job.job_id)
         self._running = tracker
         try:
-            from engine import explain
-            from engine.explain.integrated_gradients import IntegratedGradientsParams
-            from engine.explain.lime_image import LimeParams
-            from engine.explain.shap_partition import ShapParams
-
-            classifier = self._classifier
-            params = {"shap": ShapParams(**job.shap), "lime": LimeParams(**job.lime),
-                      "ig": IntegratedGradientsParams(**job.ig), "gradcam": None}
+            params = {}
             if "shap-gradient" in job.methods:
                 params["shap-gradient"] = self._background_params(job, tracker)
-            image, probabilities, targets = self._top_classes(job.image, job.classes)
-            # The job predicts anyway; sharing it means the panel never waits on a job.
-            self.predicted.emit(job.image_key, self._generation,
-                                classifier.top_k(probabilities, min(PREDICTION_COUNT, classifier.num_classes)))
-            if job.faithfulness_steps > 0:
-                for method in ("gradcam", "ig"):
-                    if method not in job.methods:
-                        self._score_preview(job, tracker, image, classifier, targets, method)
-            for method in job.methods:
-                job.cancel.raise_if_cancelled()
-                result = self._ig_preview_for(job, image, targets) if method == "ig" else None
-                if result is not None:
-                    tracker.skip("ig")  # the preview computed it: reused, then scored as usual
-                else:
-                    tracker.start_method(method)
-                    try:
-                        result = explain.run(method, image, classifier, targets, params[method],
-                                             progress=tracker, cancel=job.cancel)
-                    except ValueError:
-                        if method != "gradcam" or len(job.methods) == 1:
-                            raise
-                        continue  # no convolutional layer to look at: the other methods still run
-                    tracker.finish_method()
-                self.methodFinished.emit(job.job_id, result)
-                self._wait_until_shown(job)
-                if job.faithfulness_steps > 0:
-                    from engine.metrics import faithfulness
-
-                    tracker.start_method("faithfulness")
-                    scores = faithfulness(image, classifier, result, steps=job.faithfulness_steps,
-                                          progress=tracker, cancel=job.cancel)
-                    tracker.finish_method()
-                    self.metricsReady.emit(job.job_id, method, scores)
-                    self._wait_until_shown(job)
-                if method in job.stability_methods():
-                    self._stability_reruns(job, tracker, method, result, params[method], classifier)
+            self._stored_pipeline().run(job.request(params), progress=tracker, cancel=job.cancel,
+                                        hooks=self._job_hooks(job))
         except Cancelled:
             self._report_cancel(tracker)
             return
@@ -512,6 +461,83 @@ class EngineWorker(QObject):
             self.serve_predictions()
         self.jobFinished.emit(job.job_id)
 
+    def _job_hooks(self, job: ExplainJob) -> Hooks:
+        """What the window does between the pipeline's stages: show each result (and wait,
+        briefly, until it is drawn), answer predictions and previews between model batches,
+        and hand over previews that already computed (IG) or show (to be scored) a map."""
+        emitted = []
+
+        def predicted(predictions) -> None:
+            # The job predicts anyway; sharing it means the panel never waits on a job.
+            self.predicted.emit(job.image_key, self._generation, predictions[:PREDICTION_COUNT])
+
+        def finished(kind: str, method: str, value) -> None:
+            if kind == "explain":
+                if method in job.methods:  # a supplied preview is on screen already
+                    self.methodFinished.emit(job.job_id, value)
+                    emitted.append(method)
+            elif kind == "score":
+                self.metricsReady.emit(job.job_id, method, value)
+                emitted.append(method)
+            elif kind == "stability":
+                self.stabilityReady.emit(job.job_id, method, value)
+                emitted.append(method)
+
+        def shown() -> None:
+            if emitted:
+                emitted.clear()
+                self._wait_until_shown(job)
+
+        def reuse(method: str, image, targets):
+            if method in job.methods:
+                return self._ig_preview_for(job, image, targets) if method == "ig" else None
+            return self._preview_of(job.image_key, method, image, targets)  # a preview to score
+
+        return Hooks(finished=finished, shown=shown, between_batches=self.serve_predictions,
+                     reuse=reuse, predicted=predicted)
+
+    def _stored_pipeline(self):
+        """The pipeline with this user's result store in front, for the loaded model (its
+        fingerprint is computed once per model); without a store when that is turned off."""
+        from engine.stored_run import StoredPipeline
+
+        if self._stored is None or self._stored.classifier is not self._classifier:
+            self._stored = StoredPipeline(self._result_store(), self._classifier)
+        return self._stored
+
+    def _result_store(self):
+        from engine.stored_run import NoStore, default_store
+
+        if self._store is None:
+            self._store = default_store() if self._keep_results else NoStore()
+        return self._store
+
+    @Slot(bool)
+    def set_keep_results(self, keep: bool) -> None:
+        """Whether results are stored between launches (Settings); takes effect at the next job."""
+        if keep != self._keep_results:
+            self._keep_results = keep
+            self._close_store()
+
+    @Slot()
+    def clear_stored_results(self) -> None:
+        """Forget every stored result (Edit ▸ Clear stored results…)."""
+        from engine.stored_run import default_store
+
+        try:
+            store = self._store if self._keep_results and self._store is not None else default_store()
+            count = len(store)
+            store.clear()
+        except Exception as exc:  # noqa: BLE001 - one line; the thread lives on
+            self.storeCleared.emit(-1, one_line(exc))
+            return
+        self.storeCleared.emit(count, "")
+
+    def _close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+        self._store, self._stored = None, None
+
     def _report_cancel(self, tracker: _JobProgress) -> None:
         """Say a job is cancelled, once. An IG preview running inside the job's progress
         callback says it between its batches, so the job ends on screen at once instead
@@ -519,38 +545,6 @@ class EngineWorker(QObject):
         if not tracker.cancel_reported:
             tracker.cancel_reported = True
             self.jobCancelled.emit(tracker.job.job_id, tracker.done, max(tracker.total, tracker.done))
-
-    def _score_preview(self, job: ExplainJob, tracker: _JobProgress, image, classifier, targets,
-                       method: str) -> None:
-        """Faithfulness of a preview (Grad-CAM, IG) already on screen that the job does not
-        compute, so every map shown takes part in "most faithful". Scored here rather than
-        in the preview lane: the preview itself appears at once, and this work gets the
-        job's progress bar and cancel."""
-        from engine.metrics import faithfulness
-
-        stage = f"preview-faithfulness:{method}"
-        preview = self._preview_of(job.image_key, method, image, targets)
-        if preview is None:
-            tracker.skip(stage)  # no preview of this image (off, or no conv layer)
-            return
-        tracker.start_method(stage)
-        scores = faithfulness(image, classifier, preview, steps=job.faithfulness_steps,
-                              progress=tracker, cancel=job.cancel)
-        tracker.finish_method()
-        self.metricsReady.emit(job.job_id, method, scores)
-        self._wait_until_shown(job)
-
-    def _stability_reruns(self, job: ExplainJob, tracker: _JobProgress, method: str, result,
-                          params, classifier) -> None:
-        """Re-run a method with other seeds (engine.stability): its spread map and score."""
-        from engine.stability import rerun_stability
-
-        tracker.start_method(f"stability:{method}")
-        spread = rerun_stability(result, classifier, params, job.stability_runs,
-                                 progress=tracker, cancel=job.cancel)
-        tracker.finish_method()
-        self.stabilityReady.emit(job.job_id, method, spread)
-        self._wait_until_shown(job)
 
     def _background_params(self, job: ExplainJob, tracker: _JobProgress):
         """``ShapGradientParams`` with the background set already read, here in the engine
@@ -560,11 +554,9 @@ class EngineWorker(QObject):
 
         params = ShapGradientParams(**job.background)
         params.validate()
-        tracker.start_method("background")
         params.background_images = self._background.images(
             params.background, self._classifier.input_size, params.max_background, params.seed,
             self._generation, progress=tracker, cancel=job.cancel)
-        tracker.finish_method()
         return params
 
     @staticmethod

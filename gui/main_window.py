@@ -42,6 +42,7 @@ from gui.results_view import ResultsView
 from gui.sanity_actions import SanityActions
 from gui.settings_panel import SettingsPanel
 from gui.settings_store import METHOD_CHOICES, open_settings
+from gui.stored_results import StoredResultsActions
 from gui.weights_dialog import WeightsAssistant
 from gui.window_chrome import WindowChrome
 from gui.window_size import fit_to_screen
@@ -75,6 +76,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self._build_evaluation_actions()
         self._build_sanity_action()
         add_page_actions(self, self.central_tabs)
+        self.stored_results = StoredResultsActions(self, self.controller)
         self._build_status_bar()
         self._connect()
         self.resize(*DEFAULT_SIZE)

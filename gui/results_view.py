@@ -6,6 +6,8 @@ an image shows its finished tabs instantly: nothing is recomputed or even redraw
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QStackedWidget, QTabWidget
 
@@ -175,7 +177,11 @@ def _summary(explanations: list) -> str:
         title = METHOD_TITLES.get(e.method, e.method)
         if e.params.get("explainer"):  # background-set SHAP says which shap explainer ran
             title += f" with {e.params['explainer']}"
-        parts.append(f"{title}: {evaluations} evals, {seconds:.1f} s")
+        stored = e.timings.get("stored_at")
+        if stored is not None:  # reused from the result store: say when it was computed
+            parts.append(f"{title}: stored {time.strftime('%Y-%m-%d %H:%M', time.localtime(stored))}")
+        else:
+            parts.append(f"{title}: {evaluations} evals, {seconds:.1f} s")
     return "   ·   ".join(parts)
 
 

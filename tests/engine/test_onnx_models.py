@@ -286,3 +286,22 @@ def test_external_data_reached_through_a_link_out_of_the_folder_is_refused(tmp_p
     (folder / "weights.bin").symlink_to(tmp_path / "elsewhere" / "weights.bin")
     with pytest.raises(ModelError, match="^linked.onnx: tensor 'conv.weight' refers to data outside"):
         load_classifier(ModelSpec(model=str(path)))
+
+
+def test_onnx_files_with_other_weights_never_share_stored_results(nchw_file, tmp_path):
+    from onnx import numpy_helper
+
+    from engine.store import model_fingerprint
+
+    proto = onnx_models.conv_net()
+    first = proto.graph.initializer[0]
+    changed = numpy_helper.to_array(first).copy()
+    changed.flat[0] += 1.0
+    first.CopyFrom(numpy_helper.from_array(changed, first.name))
+    other = onnx_models.save(proto, tmp_path / "other.onnx")
+
+    def fingerprint(path):
+        return model_fingerprint(load_classifier(ModelSpec(model=str(path), preprocess="torch")))
+
+    assert fingerprint(nchw_file) == fingerprint(nchw_file)
+    assert fingerprint(other) != fingerprint(nchw_file)

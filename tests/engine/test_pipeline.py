@@ -111,7 +111,7 @@ def test_cancel_stops_within_one_batch(region_classifier, region_image):
 
     def progress(done, total, stage):
         batches.append(done)
-        if stage == "lime" and done > 0:
+        if stage == "LIME" and done > 0:
             token.cancel()
 
     with pytest.raises(Cancelled):
@@ -127,3 +127,51 @@ def test_explicit_classes_and_bad_requests(region_classifier, region_image):
         run(ExplainRequest(methods=("ig",), image=region_image, classes=(7,)), region_classifier)
     with pytest.raises(ValueError, match="unknown method"):
         ExplainRequest(methods=("nope",), image=region_image)
+
+
+def test_supplied_maps_are_scored_first_and_never_computed_or_rerun(region_classifier, region_image):
+    from engine.metrics import faithfulness
+
+    top = int(np.argmax(region_classifier.predict(region_image[None])[0]))
+    preview = explain.run("ig", region_image, region_classifier, [top], SMALL["ig"])
+    request = ExplainRequest(methods=("lime",), image=region_image, classes=1, params=SMALL, scoring=True,
+                             scoring_steps=3, stability=1, supplied=("ig",))
+    assert [s.name for s in plan(request)] == ["ig", "score:ig", "lime", "score:lime", "stability:lime"]
+    assert plan(request)[0].evaluations == 0  # the map is there: only its score costs
+    seen, asked = [], []
+
+    def reuse(method, image, targets):
+        asked.append(method)
+        return preview if method == "ig" else None
+
+    counting = CountingClassifier(region_classifier)
+    result = run(request, counting, hooks=Hooks(reuse=reuse, finished=lambda k, m, v: seen.append((k, m))))
+    assert result.explanations["ig"] is preview and "ig" in result.reused
+    assert seen[:2] == [("explain", "ig"), ("score", "ig")]
+    assert set(result.stability) == {"lime"}  # the supplied map is not re-run
+    expected = faithfulness(region_image, region_classifier, preview, steps=3, seed=0)
+    assert result.scores["ig"]["srg"] == expected["srg"]
+    # Beside the same run with nothing supplied, it costs exactly the supplied map's score.
+    alone = CountingClassifier(region_classifier)
+    run(ExplainRequest(methods=("lime",), image=region_image, classes=1, params=SMALL, scoring=True,
+                       scoring_steps=3, stability=1), alone)
+    assert counting.rows - alone.rows == expected["model_evaluations"]
+    # Without a map to score, the supplied method is passed over, not an error.
+    none = run(request, region_classifier, hooks=Hooks(reuse=lambda m, i, t: None))
+    assert "ig" not in none.explanations and set(none.scores) == {"lime"} and not none.skipped
+
+
+def test_stored_scores_reach_the_finished_hook_as_computed_ones_do(region_classifier, region_image, tmp_path):
+    from engine.store import ResultStore
+    from engine.stored_run import StoredPipeline
+
+    request = ExplainRequest(methods=("lime",), image=region_image, classes=1, params=SMALL, scoring=True,
+                             scoring_steps=3)
+    with ResultStore(tmp_path) as store:
+        StoredPipeline(store, region_classifier).run(request)
+        seen = []
+        again = StoredPipeline(store, region_classifier).run(
+            request, hooks=Hooks(finished=lambda kind, method, value: seen.append((kind, method, value))))
+    assert [(k, m) for k, m, _ in seen] == [("explain", "lime"), ("score", "lime")]
+    assert seen[1][2] is again.scores["lime"]
+    assert again.explanations["lime"].timings["stored_at"] == again.stored_at["lime"]

@@ -25,7 +25,19 @@ def settings_folder(tmp_path_factory):
     for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
         for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
             QSettings.setPath(fmt, scope, str(folder))
+    _results_not_kept()
     return folder
+
+
+def _results_not_kept():
+    """Each test computes its own results: Explain ▸ Keep results between launches is off,
+    as a person may set it, except in the tests of the result store, which turn it on."""
+    from gui.settings_store import open_settings
+    from gui.stored_results import KEEP_KEY
+
+    store = open_settings()
+    store.setValue(KEEP_KEY, False)
+    store.sync()
 
 
 @pytest.fixture
@@ -35,9 +47,11 @@ def clean_settings(settings_folder):
     store = open_settings()
     store.clear()
     store.sync()
+    _results_not_kept()
     yield settings_folder
     store.clear()
     store.sync()
+    _results_not_kept()
 
 
 @pytest.fixture(scope="session")
