@@ -822,7 +822,21 @@ def draw_grid(figure: Figure, images: np.ndarray, maps: np.ndarray, class_names:
     colorbar.ax.xaxis.set_major_locator(MaxNLocator(nbins=5, symmetric=True))
     colorbar.ax.xaxis.set_major_formatter(FormatStrFormatter("%.2g"))  # no offset text to collide
     colorbar.ax.tick_params(labelsize=7)
-    figure.suptitle("green frame: true class   ·   orange frame: predicted class", fontsize=8, color="0.3")
+    legend = grid_legend(true_classes, predicted_classes, c)
+    if legend:
+        figure.suptitle(legend, fontsize=8, color="0.3").set_gid("grid-legend")
+
+
+def grid_legend(true_classes, predicted_classes, columns: int) -> str:
+    """The key to the frames ``draw_grid`` draws: only those some cell has (a key to marks
+    nowhere in the grid would send the reader looking for them)."""
+    def marked(classes) -> bool:
+        return any(c is not None and 0 <= int(c) < columns for c in classes or [])
+
+    entries = [text for present, text in ((marked(true_classes), "green frame: true class"),
+                                          (marked(predicted_classes), "orange frame: predicted class"))
+               if present]
+    return "   ·   ".join(entries)
 
 
 def save_grid(path, images, maps, class_names, row_labels, true_classes, predicted_classes,

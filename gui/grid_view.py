@@ -56,7 +56,7 @@ class GridView(QWidget):
         self.columns_spin.setRange(1, 30)
         self.columns_spin.setPrefix("at most ")
         self.columns_spin.setSuffix(" classes")
-        self.columns_spin.setToolTip("Columns: the explained classes, most probable first")
+        self.columns_spin.setToolTip("Columns: the explained classes, those most images explained first")
         store = open_settings()
         self.columns_spin.setValue(int(store.value("grid/max_columns", DEFAULT_MAX_COLUMNS) or DEFAULT_MAX_COLUMNS))
         self._preferred_method = str(store.value("grid/method", "") or "")
