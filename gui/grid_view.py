@@ -144,7 +144,9 @@ class GridView(QWidget):
     # ------------------------------------------------------------------ helpers
 
     def _update_methods(self, methods: list[str]) -> None:
-        current = self.method_combo.currentData() or self._preferred_method
+        # The person's own choice when it has run, else the first method in the fixed order:
+        # not whichever came first (the quick Grad-CAM preview would stay on after SHAP came).
+        current = self._preferred_method
         if [self.method_combo.itemData(i) for i in range(self.method_combo.count())] == methods:
             return
         self.method_combo.blockSignals(True)

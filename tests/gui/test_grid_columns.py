@@ -1,5 +1,5 @@
 """The Grid tab's columns are the classes the images explained, those most images explained
-first, so nearly every cell has a map (plain data: no window needed)."""
+first, so nearly every cell has a map; the method it shows (plain data: no model needed)."""
 
 import numpy as np
 
@@ -42,3 +42,22 @@ def test_equal_counts_are_ordered_by_mean_probability_and_the_cap_keeps_the_most
 def test_two_images_explained_on_different_classes_give_exactly_those_columns():
     grid = build_grid([explained([2], [0.8]), explained([6], [0.7])], "shap")
     assert sorted(grid.classes) == [2, 6] and grid.shape == (2, 2)
+
+
+def test_the_grid_shows_the_first_method_until_the_person_picks_one(qtbot, clean_settings):
+    from gui.grid_view import GridView
+
+    entry = explained([1, 2], [0.5, 0.2], method="gradcam")  # the quick preview comes first
+    view = GridView(entries=lambda: [entry])
+    qtbot.addWidget(view)
+    view.refresh()
+    assert view.data.method == "gradcam"
+    entry.results["shap"] = explained([1, 2], [0.5, 0.2]).results["shap"]
+    entry.results["lime"] = explained([1, 2], [0.5, 0.2], method="lime").results["lime"]
+    view.refresh()
+    assert view.data.method == "shap"  # SHAP, first in the fixed order, once it has run
+    view.set_method("lime")
+    view.refresh()
+    entry.results["ig"] = explained([1, 2], [0.5, 0.2], method="ig").results["ig"]
+    view.refresh()
+    assert view.data.method == "lime"  # the person's choice stays
