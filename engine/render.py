@@ -6,6 +6,7 @@ a user sees on screen is exactly what they export.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,6 +119,9 @@ def draw_lime(ax, explanation: Explanation, k: int, view: LimeView | None = None
 
 
 BEST_MARK = "★ most faithful"
+# A result kept from an earlier request whose settings differ from the latest one (the
+# window keeps finished methods while others are recomputed): its title says so, greyed.
+EARLIER_MARK, EARLIER_COLOUR = "earlier settings", "0.5"
 
 
 CURVE_NAMES = ("morf", "lerf", "random_morf", "random_lerf")
@@ -348,7 +352,8 @@ def _colorbar(figure: Figure, artist, cax, label: str, symmetric: bool):
 
 def draw_class(figure: Figure, explanations: list[Explanation], class_index: int,
                lime_view: LimeView | None = None, scores: dict | None = None,
-               stability: dict | None = None, curves: dict | None = None) -> None:
+               stability: dict | None = None, curves: dict | None = None,
+               earlier: Collection[str] = ()) -> None:
     """One class, every method that has run side by side, each with its colour bar and title.
 
     Image panels share one row and one size; colour bars (and LIME's legend) share the row
@@ -358,8 +363,9 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
     (optional, ``class_stability``): the method's stability score in its title and a spread
     panel beside it. ``curves`` (optional, ``class_curves``): under each scored panel, a
     small plot of its MoRF and LeRF curves over the random orders' mean, all on one
-    probability axis, with one key under the input image. Clears and fills ``figure``; the
-    caller owns it (a Qt canvas or an off-screen PNG).
+    probability axis, with one key under the input image. ``earlier``: methods whose result
+    was made with settings other than the latest ones; their titles say so, in grey. Clears
+    and fills ``figure``; the caller owns it (a Qt canvas or an off-screen PNG).
     """
     from engine.class_layout import BAR_GAP, BAR_HEIGHT, SCORE_TEXT, UNDER_BAR, class_layout
 
@@ -387,10 +393,12 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
             kinds.append(("spread", explanation))
     sided = [bool(scores) if kind == "input" else kind == "method" and e.method in scores for kind, e in kinds]
     width_pt, height_pt = (v * 72.0 for v in figure.get_size_inches())
-    title_lines = 1 + bool(stability)
+    earlier = {e.method for e in present if e.method in set(earlier)}
+    title_lines = 1 + bool(stability or earlier)
     layout = class_layout(width_pt, height_pt, len(kinds), sided, title_lines, bool(scores), bool(curves))
     # Narrow columns: titles in a smaller font, or the longest would run into the next one.
-    widest = max(len(method_title(e.method)) for e in present) * TITLE_CHAR_POINTS
+    second_line = len(EARLIER_MARK) + (len("stability 0.00 · ") if stability else 0) if earlier else 0
+    widest = max(second_line, *(len(method_title(e.method)) for e in present)) * TITLE_CHAR_POINTS
     title_size = 10 if widest <= layout.pitch + class_layout_module.GAP else 8
     # The same for the text under the maps (score lines, colour bar labels).
     under_size = 8 if layout.side or layout.pitch >= class_layout_module.UNDER_WIDTH else 7
@@ -417,10 +425,11 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
             _draw_spread(figure, ax, cax, explanation, spread)
             continue
         k = explanation.index_of(class_index)
-        title = method_title(explanation.method)
-        if spread is not None:
-            title += f"\nstability {spread['score']:.2f}"
-        ax.set_title(title, fontsize=title_size)
+        second = ([f"stability {spread['score']:.2f}"] if spread is not None else []) + \
+            ([EARLIER_MARK] if explanation.method in earlier else [])
+        title = "\n".join([method_title(explanation.method), " · ".join(second)]) if second \
+            else method_title(explanation.method)
+        _mark_earlier(ax.set_title(title, fontsize=title_size), explanation.method, earlier)
         score = scores.get(explanation.method)
         if explanation.method == "lime":
             draw_lime(ax, explanation, k, lime_view)
@@ -448,6 +457,14 @@ def draw_class(figure: Figure, explanations: list[Explanation], class_index: int
         key = _under_map(panels[0], curve_top, class_layout_module.CURVE_HEIGHT, layout.side)
         _curve_key(key)
     hide_axis_ticks(figure)
+
+
+def _mark_earlier(title, method: str, earlier: Collection[str]) -> None:
+    """Grey the title of a result made with earlier settings; its gid names the method, so a
+    window can find the panel (to say what differs on hover)."""
+    if method in earlier:
+        title.set_color(EARLIER_COLOUR)
+        title.set_gid(f"earlier-settings:{method}")
 
 
 def _draw_spread(figure: Figure, ax, cax, explanation: Explanation, spread: dict) -> None:
@@ -513,7 +530,8 @@ def agreement(explanations: list[Explanation], class_index: int,
 
 
 def draw_comparison(figure: Figure, explanations: list[Explanation], class_index: int,
-                    metrics: dict | None = None, stability: dict | None = None) -> None:
+                    metrics: dict | None = None, stability: dict | None = None,
+                    earlier: Collection[str] = ()) -> None:
     """Every method that has run for ``class_index`` side by side on ONE colour scale, with
     a table of pairwise agreement (rank correlation, top-10 % overlap) and, where scored, a
     table of faithfulness (SRG beside the random band, MoRF / LeRF AUCs) with the most
@@ -521,7 +539,8 @@ def draw_comparison(figure: Figure, explanations: list[Explanation], class_index
     of plots beside the table, one line per scored method over the random order's.
 
     ``metrics``: ``{method: engine.metrics.faithfulness result}`` (as exported);
-    ``stability``: ``{method: engine.stability.rerun_stability result}`` adds a column.
+    ``stability``: ``{method: engine.stability.rerun_stability result}`` adds a column;
+    ``earlier``: methods made with earlier settings, titled so in grey (as ``draw_class``).
     """
     from matplotlib.colors import Normalize
 
@@ -571,9 +590,11 @@ def draw_comparison(figure: Figure, explanations: list[Explanation], class_index
         artist = ax.imshow(comparable_map(explanation, k), cmap=SHAP_CMAP, norm=norm)
         ax.set_gid(f"compare:{explanation.method}")
         is_best = explanation.method == best
-        ax.set_title(method_title(explanation.method) + (f"\n{BEST_MARK}" if is_best else ""),
-                     fontsize=10, color="darkgreen" if is_best else "black",
-                     fontweight="bold" if is_best else "normal")
+        lines = [method_title(explanation.method)] + ([BEST_MARK] if is_best else []) + \
+            ([EARLIER_MARK] if explanation.method in earlier else [])
+        title = ax.set_title("\n".join(lines), fontsize=10, color="darkgreen" if is_best else "black",
+                             fontweight="bold" if is_best else "normal")
+        _mark_earlier(title, explanation.method, earlier)
         if is_best:
             for spine in ax.spines.values():
                 spine.set_visible(True)
@@ -822,7 +843,21 @@ def draw_grid(figure: Figure, images: np.ndarray, maps: np.ndarray, class_names:
     colorbar.ax.xaxis.set_major_locator(MaxNLocator(nbins=5, symmetric=True))
     colorbar.ax.xaxis.set_major_formatter(FormatStrFormatter("%.2g"))  # no offset text to collide
     colorbar.ax.tick_params(labelsize=7)
-    figure.suptitle("green frame: true class   ·   orange frame: predicted class", fontsize=8, color="0.3")
+    legend = grid_legend(true_classes, predicted_classes, c)
+    if legend:
+        figure.suptitle(legend, fontsize=8, color="0.3").set_gid("grid-legend")
+
+
+def grid_legend(true_classes, predicted_classes, columns: int) -> str:
+    """The key to the frames ``draw_grid`` draws: only those some cell has (a key to marks
+    nowhere in the grid would send the reader looking for them)."""
+    def marked(classes) -> bool:
+        return any(c is not None and 0 <= int(c) < columns for c in classes or [])
+
+    entries = [text for present, text in ((marked(true_classes), "green frame: true class"),
+                                          (marked(predicted_classes), "orange frame: predicted class"))
+               if present]
+    return "   ·   ".join(entries)
 
 
 def save_grid(path, images, maps, class_names, row_labels, true_classes, predicted_classes,

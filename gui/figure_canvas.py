@@ -16,12 +16,14 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from PySide6.QtCore import QRect, Signal
+from PySide6.QtCore import QEvent, QRect, Signal
 from PySide6.QtGui import QImage, QPainter
+from PySide6.QtWidgets import QToolTip
 
 from gui import background_drawing
 
 from engine.render import (
+    EARLIER_MARK,
     LimeView,
     class_curves,
     class_scores,
@@ -29,9 +31,16 @@ from engine.render import (
     draw_class,
     draw_comparison,
     draw_message,
+    method_title,
 )
 
 VIEW_MODES = ("side", "compare")  # "Side by side" (draw_class) | "Compare" (draw_comparison)
+
+
+def earlier_tooltip(method: str, differences: list[str]) -> str:
+    """What a result made with earlier settings was made with, against the latest request."""
+    return (f"{method_title(method)} — made with {EARLIER_MARK} (this map → the latest Explain):\n"
+            + "\n".join(f"  {line}" for line in differences))
 
 
 class ExplanationCanvas(FigureCanvasQTAgg):
@@ -48,6 +57,7 @@ class ExplanationCanvas(FigureCanvasQTAgg):
         self._content: tuple[list, int, LimeView | None] | None = None
         self._metrics: dict = {}  # method -> engine.metrics.faithfulness dict
         self._stability: dict = {}  # method -> engine.stability.rerun_stability dict
+        self.earlier: dict[str, list[str]] = {}  # method -> how its settings differ from the latest
         self.mode = "side"
         self._dirty = False
         self._stale_pixels = False
@@ -60,10 +70,14 @@ class ExplanationCanvas(FigureCanvasQTAgg):
         self._frameReady.connect(self._on_frame)
 
     def set_content(self, explanations: list, class_index: int, lime_view: LimeView | None,
-                    metrics: dict | None = None, stability: dict | None = None) -> None:
+                    metrics: dict | None = None, stability: dict | None = None,
+                    earlier: dict[str, list[str]] | None = None) -> None:
+        """``earlier``: methods whose result was made with earlier settings, and what differs
+        (their titles say so; hovering one lists the differences)."""
         self.class_index = class_index
         self._metrics = dict(metrics or {})
         self._stability = dict(stability or {})
+        self.earlier = dict(earlier or {})
         self._content = (list(explanations), class_index, lime_view)
         self._dirty = True
         if self.isVisible():
@@ -75,7 +89,8 @@ class ExplanationCanvas(FigureCanvasQTAgg):
         if self.mode == "compare":  # the comparison draws LIME's weights, not the view
             self._content = (self._content[0], self._content[1], lime_view)
             return
-        self.set_content(self._content[0], self._content[1], lime_view, self._metrics, self._stability)
+        self.set_content(self._content[0], self._content[1], lime_view, self._metrics, self._stability,
+                         self.earlier)
 
     def set_mode(self, mode: str) -> None:
         """Side by side (each method on its own scale) or Compare (one scale, tables)."""
@@ -105,7 +120,7 @@ class ExplanationCanvas(FigureCanvasQTAgg):
         with self._figure_lock:
             if self._dirty and self._content is not None:
                 self._fit_figure()
-                self._build(self._content, self.mode, self._metrics, self._stability)
+                self._build(self._content, self.mode, self._metrics, self._stability, set(self.earlier))
                 self._dirty = False
                 self._stale_pixels = True
 
@@ -119,18 +134,52 @@ class ExplanationCanvas(FigureCanvasQTAgg):
     def _rebuild(self) -> None:
         self._dirty = False
         self._stale_pixels = True
-        self._request_frame(rebuild=(self._content, self.mode, self._metrics, self._stability))
+        self._request_frame(rebuild=(self._content, self.mode, self._metrics, self._stability,
+                                     set(self.earlier)))
 
-    def _build(self, content, mode, metrics, stability) -> None:
+    def _build(self, content, mode, metrics, stability, earlier) -> None:
         """Draw the figure's artists (on the drawing thread, or under the lock)."""
         explanations, class_index, lime_view = content
         if mode == "compare":
-            draw_comparison(self.figure, explanations, class_index, metrics, stability)
+            draw_comparison(self.figure, explanations, class_index, metrics, stability, earlier=earlier)
         else:
             draw_class(self.figure, explanations, class_index, lime_view,
                        scores=class_scores(metrics, class_index) or None,
                        stability=class_stability(stability, class_index) or None,
-                       curves=class_curves(metrics, class_index) or None)
+                       curves=class_curves(metrics, class_index) or None, earlier=earlier)
+
+    def earlier_method_at(self, x: float, y: float) -> str | None:
+        """The method made with earlier settings whose panel (or the title above it) is at
+        widget point (x, y); None elsewhere, or while the drawing thread holds the figure."""
+        found = self._earlier_panel_at(x, y)
+        return found[0] if found else None
+
+    def _earlier_panel_at(self, x: float, y: float) -> tuple[str, QRect] | None:
+        if not self.earlier or not self._figure_lock.acquire(blocking=False):
+            return None
+        try:
+            width, height = max(1, self.width()), max(1, self.height())
+            fx, fy = x / width, 1.0 - y / height
+            for ax in self.figure.axes:
+                gid = ax.title.get_gid() or ""
+                box = ax.get_position()
+                if gid.startswith("earlier-settings:") and box.x0 <= fx <= box.x1 and fy >= box.y0:
+                    column = QRect(round(box.x0 * width), 0, round(box.width * width), round((1 - box.y0) * height))
+                    return gid.split(":", 1)[1], column
+            return None
+        finally:
+            self._figure_lock.release()
+
+    def event(self, event) -> bool:
+        # Over a result made with earlier settings: what differs, for as long as the mouse
+        # stays over that panel's column.
+        if event.type() == QEvent.Type.ToolTip:
+            found = self._earlier_panel_at(event.pos().x(), event.pos().y())
+            if found is not None and found[0] in self.earlier:
+                method, column = found
+                QToolTip.showText(event.globalPos(), earlier_tooltip(method, self.earlier[method]), self, column)
+                return True
+        return super().event(event)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
         super().showEvent(event)

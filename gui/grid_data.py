@@ -1,9 +1,9 @@
 """What the images × classes grid shows, gathered from the window's explained images.
 
 Rows are the images that have a result of the chosen method; columns are the classes they
-explained, the most probable first. Images explain their own top classes, so a cell can
-have no map: it is NaN there (drawn blank, and marked "not explained"), never a zero that
-would read as "no evidence". Plain numpy; drawing is ``engine.render.draw_grid``'s job.
+explained, those most images explained first, so nearly every cell has a map. Images explain
+their own top classes, so a cell can still have none: it is NaN there (drawn blank, and
+marked "not explained"), never a zero that would read as "no evidence". Plain numpy; drawing is ``engine.render.draw_grid``'s job.
 """
 
 from __future__ import annotations
@@ -65,6 +65,20 @@ def true_label(entry, known: dict[str, str], class_names: list[str]) -> str | No
     return by_name.get(normalise_label(path.parent.name))
 
 
+def explained_columns(results, max_columns: int = DEFAULT_MAX_COLUMNS) -> tuple[list[int], dict[int, str]]:
+    """The grid's columns: the classes the ``results`` explained, those explained by the most
+    images first, then by their mean probability over those images (then by class index, so
+    the order is fixed); at most ``max_columns``. Also every explained class's name."""
+    probabilities: dict[int, list[float]] = {}
+    names: dict[int, str] = {}
+    for result in results:
+        for k, class_index in enumerate(result.classes):
+            probabilities.setdefault(class_index, []).append(float(result.probabilities[k]))
+            names[class_index] = result.class_names[k]
+    order = sorted(probabilities, key=lambda c: (-len(probabilities[c]), -float(np.mean(probabilities[c])), c))
+    return order[: max(1, max_columns)], names
+
+
 def build_grid(entries, method: str, max_columns: int = DEFAULT_MAX_COLUMNS,
                known_truth: dict[str, str] | None = None,
                class_names: list[str] | None = None) -> GridData | None:
@@ -80,13 +94,7 @@ def build_grid(entries, method: str, max_columns: int = DEFAULT_MAX_COLUMNS,
     first = results[0][1]
     results = [(e, r) for e, r in results if r.model == first.model and r.image.shape == first.image.shape]
 
-    best: dict[int, float] = {}  # class -> highest probability over the rows that explained it
-    names: dict[int, str] = {}
-    for _, result in results:
-        for k, class_index in enumerate(result.classes):
-            best[class_index] = max(best.get(class_index, -1.0), float(result.probabilities[k]))
-            names[class_index] = result.class_names[k]
-    columns = sorted(best, key=lambda c: (-best[c], c))[: max(1, max_columns)]
+    columns, names = explained_columns([result for _, result in results], max_columns)
 
     n, c = len(results), len(columns)
     height, width = first.image.shape[:2]

@@ -56,7 +56,7 @@ class GridView(QWidget):
         self.columns_spin.setRange(1, 30)
         self.columns_spin.setPrefix("at most ")
         self.columns_spin.setSuffix(" classes")
-        self.columns_spin.setToolTip("Columns: the explained classes, most probable first")
+        self.columns_spin.setToolTip("Columns: the explained classes, those most images explained first")
         store = open_settings()
         self.columns_spin.setValue(int(store.value("grid/max_columns", DEFAULT_MAX_COLUMNS) or DEFAULT_MAX_COLUMNS))
         self._preferred_method = str(store.value("grid/method", "") or "")
@@ -144,7 +144,9 @@ class GridView(QWidget):
     # ------------------------------------------------------------------ helpers
 
     def _update_methods(self, methods: list[str]) -> None:
-        current = self.method_combo.currentData() or self._preferred_method
+        # The person's own choice when it has run, else the first method in the fixed order:
+        # not whichever came first (the quick Grad-CAM preview would stay on after SHAP came).
+        current = self._preferred_method
         if [self.method_combo.itemData(i) for i in range(self.method_combo.count())] == methods:
             return
         self.method_combo.blockSignals(True)

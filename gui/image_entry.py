@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gui.result_settings import RequestedSettings, setting_differences
+
 _keys = itertools.count(1)
 
 
@@ -30,6 +32,7 @@ class ImageEntry:
     error: str | None = None  # the last job's failure, one line
     metrics: dict = field(default_factory=dict)  # method -> engine.metrics.faithfulness dict
     stability: dict = field(default_factory=dict)  # method -> engine.stability.rerun_stability dict
+    requested: RequestedSettings | None = None  # what the latest explain asked for
 
     @property
     def explanations(self) -> list:
@@ -47,6 +50,12 @@ class ImageEntry:
             del self.results[method]
             self.metrics.pop(method, None)
             self.stability.pop(method, None)
+
+    def earlier_settings(self) -> dict[str, list[str]]:
+        """method -> what differs, for each result made with settings other than those of the
+        latest request (kept on screen until its method is recomputed)."""
+        found = {method: setting_differences(result, self.requested) for method, result in self.results.items()}
+        return {method: lines for method, lines in found.items() if lines}
 
     def status_text(self) -> str:
         if self.status == "explaining":

@@ -38,6 +38,7 @@ from gui.model_actions import ModelActions, model_name
 from gui.model_info import backend_text, backend_tooltip
 from gui.predictions_view import PredictionsView
 from gui.progress_panel import ProgressPanel
+from gui.result_settings import RequestedSettings
 from gui.results_view import ResultsView
 from gui.sanity_actions import SanityActions
 from gui.settings_panel import SettingsPanel
@@ -258,9 +259,22 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
                                      background=settings.background_params(),
                                      **self.trust_options(settings, entry))
         self._latest_job[entry.key] = job.job_id
+        self._note_request(entry, RequestedSettings.of(settings, self._num_classes()))
         entry.status, entry.error, entry.progress = "queued", None, 0.0
         self._refresh(entry)
         return job
+
+    def _num_classes(self) -> int | None:
+        info = self.controller.model_info
+        return info.num_classes if info is not None else None
+
+    def _note_request(self, entry: ImageEntry, requested: RequestedSettings) -> None:
+        """The settings of the latest request: results made with others are marked until
+        recomputed (redrawn now only when that changes what is marked)."""
+        before = entry.earlier_settings()
+        entry.requested = requested
+        if entry.results and entry.earlier_settings() != before:
+            self._redraw_results(entry)
 
     def preview(self, entry: ImageEntry) -> PreviewJob | None:
         """Queue a preview of the entry's top classes (Grad-CAM, then IG if that is on too),
@@ -290,6 +304,8 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
             ig = None
         if not gradcam and ig is None:
             return None
+        if ig is not None and entry.requested is not None:  # the newest IG asked for: not "earlier"
+            self._note_request(entry, entry.requested.with_params("ig", ig))
         return self.controller.submit_preview(entry.key, entry.image, settings.classes, gradcam=gradcam, ig=ig)
 
     def cancel_current(self) -> None:

@@ -91,6 +91,11 @@ class ProgressPanel(QFrame):
         self.bar.setFormat("%v / %m evaluations")
         if job.state == "done":
             self.bar.setValue(self.bar.maximum())
+        elif job.state == "cancelled":
+            # The engine's own count at the cancel: progress ticks after the cancel are dropped,
+            # so the bar alone would stop short of the number the title gives.
+            self.bar.setRange(0, max(1, job.total))
+            self.bar.setValue(min(job.done, job.total))
         self.eta.setText(message if job.state == "failed" else "")
 
     def preview_progress(self, name: str, done: int, total: int) -> None:

@@ -11,10 +11,10 @@ import time
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QStackedWidget, QTabWidget
 
-from engine.render import METHOD_TITLES, LimeView
+from engine.render import EARLIER_MARK, METHOD_TITLES, LimeView
 from gui.comparison_toggle import ViewToggle
 from gui.elided_label import ElidedLabel
-from gui.figure_canvas import VIEW_MODES, ExplanationCanvas
+from gui.figure_canvas import VIEW_MODES, ExplanationCanvas, earlier_tooltip
 from gui.image_entry import ImageEntry
 
 TAB_TITLE_CHARS = 28
@@ -34,7 +34,7 @@ class ResultsView(QStackedWidget):
         self.placeholder.setStyleSheet("color: #666; font-size: 15px;")
         self.addWidget(self.placeholder)
         self._tabs: dict[int, QTabWidget] = {}
-        self._summaries: dict[int, str] = {}
+        self._summaries: dict[int, tuple[str, str]] = {}  # key -> (line, its tooltip)
         # Timings go on their own line under the tabs (the window places it): on the tab row
         # they left room for only one class tab.
         self.summary_label = ElidedLabel()
@@ -47,7 +47,9 @@ class ResultsView(QStackedWidget):
 
     def show_entry(self, entry: ImageEntry | None) -> None:
         tabs = self._tabs.get(entry.key) if entry is not None else None
-        self.summary_label.setText(self._summaries.get(entry.key, "") if tabs is not None else "")
+        text, tip = self._summaries.get(entry.key, ("", "")) if tabs is not None else ("", "")
+        self.summary_label.setText(text)
+        self.summary_label.setToolTip(text + (f"\n\n{tip}" if tip else ""))
         if tabs is not None and tabs.count():
             self.setCurrentWidget(tabs)
             return
@@ -57,6 +59,7 @@ class ResultsView(QStackedWidget):
     def update_entry(self, entry: ImageEntry, show: bool) -> None:
         """Make the entry's tabs match its results: one tab per class, in the model's order."""
         explanations = entry.explanations
+        earlier = entry.earlier_settings()
         classes: list[int] = []
         for explanation in explanations:
             classes += [c for c in explanation.classes if c not in classes]
@@ -83,8 +86,9 @@ class ResultsView(QStackedWidget):
             tabs.setTabText(tabs.indexOf(canvas), _elide(name))
             tabs.setTabToolTip(tabs.indexOf(canvas),
                                f"{name} — p = {source.probabilities[k]:.3f} (class {class_index})")
-            canvas.set_content(explanations, class_index, self.lime_view, entry.metrics, entry.stability)
-        self._summaries[entry.key] = _summary(explanations)
+            canvas.set_content(explanations, class_index, self.lime_view, entry.metrics, entry.stability,
+                               earlier)
+        self._summaries[entry.key] = (_summary(explanations, earlier), _earlier_text(earlier))
         if show:
             self.show_entry(entry)
 
@@ -169,7 +173,7 @@ def _placeholder_text(entry: ImageEntry | None) -> str:
     return f"Press Explain (Ctrl+E) to see why the model chose its top classes for {entry.name}."
 
 
-def _summary(explanations: list) -> str:
+def _summary(explanations: list, earlier: dict | None = None) -> str:
     parts = []
     for e in explanations:
         seconds = e.timings.get("explain_s", 0.0)
@@ -177,12 +181,19 @@ def _summary(explanations: list) -> str:
         title = METHOD_TITLES.get(e.method, e.method)
         if e.params.get("explainer"):  # background-set SHAP says which shap explainer ran
             title += f" with {e.params['explainer']}"
+        if e.method in (earlier or {}):
+            title += f" ({EARLIER_MARK})"
         stored = e.timings.get("stored_at")
         if stored is not None:  # reused from the result store: say when it was computed
             parts.append(f"{title}: stored {time.strftime('%Y-%m-%d %H:%M', time.localtime(stored))}")
         else:
             parts.append(f"{title}: {evaluations} evals, {seconds:.1f} s")
     return "   ·   ".join(parts)
+
+
+def _earlier_text(earlier: dict) -> str:
+    """The summary's tooltip when some results were made with earlier settings."""
+    return "\n\n".join(earlier_tooltip(method, lines) for method, lines in earlier.items())
 
 
 def _elide(text: str) -> str:

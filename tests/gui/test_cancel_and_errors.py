@@ -55,6 +55,9 @@ def test_cancel_stops_within_one_batch_and_the_next_job_runs(window, qtbot, imag
     assert entry.status == "cancelled" and not entry.results
     assert window.image_list.status_text(entry.key) == "cancelled"
     assert "Cancelled" in window.progress_panel.title.text()
+    # One count after the cancel: the bar and the title give the engine's own.
+    assert f"after {job.done} of {job.total} evaluations" in window.progress_panel.title.text()
+    assert window.progress_panel.bar.value() == job.done and window.progress_panel.bar.maximum() == job.total
 
     # The app is still usable: the next job runs to the end.
     window.settings_panel.apply_overrides(methods="shap,lime", shap_max_evals=120, lime_samples=120)

@@ -84,3 +84,22 @@ def test_export_writes_each_format_and_asks_before_replacing(window, qtbot, imag
     png.write_bytes(b"keep me")
     assert window.export_grid(png) is None
     assert asked and png.read_bytes() == b"keep me"
+
+
+def test_columns_are_the_classes_explained_and_the_legend_names_only_marks_shown(window, qtbot, image_folder):
+    entries = window.add_paths([image_folder / "region.png", image_folder / "flipped.png"])
+    window.settings_panel.apply_overrides(methods="shap", classes=1)  # each image: its top class only
+    for entry in entries:
+        window.explain(entry)
+    wait_until_done(qtbot, window, entries)
+    explained = [entry.results["shap"].classes[0] for entry in entries]
+    assert len(set(explained)) == 2  # the flipped picture's top class is the other one
+
+    window.central_tabs.show_page("grid")
+    grid = window.grid_view
+    qtbot.waitUntil(lambda: grid.data is not None and grid.data.shape == (2, 2), timeout=10_000)
+    assert sorted(grid.data.classes) == sorted(explained)  # each image's own class, nothing else
+    legend = grid.canvas.figure.get_suptitle()
+    # Each row's predicted class is a column: its frame is explained. No true class is known
+    # (the folder is not named like one): no green frame, so no word about one.
+    assert "orange frame" in legend and "green" not in legend
