@@ -1,6 +1,8 @@
 """What the window knows about one image while the app runs: pixels, predictions, results.
 
 Results stay here for the whole session, so going back to an image shows its tabs at once.
+They are held as the engine hands them over, one ``engine.pipeline.ResultSet`` per image
+(explanations, scores, stability), gathered from its previews and jobs.
 """
 
 from __future__ import annotations
@@ -11,9 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.pipeline import ResultSet
 from gui.result_settings import RequestedSettings, setting_differences
 
 _keys = itertools.count(1)
+
+
+def _nothing_yet() -> ResultSet:
+    return ResultSet(image=np.zeros((0, 0, 3), np.uint8), predictions=[], targets=[])
 
 
 @dataclass
@@ -28,11 +35,24 @@ class ImageEntry:
     queue_position: int = 0  # 1 = next to run
     predictions: list | None = None  # engine.jobs.Prediction, best first
     prediction_error: str | None = None
-    results: dict = field(default_factory=dict)  # method -> engine.jobs.Explanation
+    result: ResultSet = field(default_factory=_nothing_yet)  # what the engine made for this image
     error: str | None = None  # the last job's failure, one line
-    metrics: dict = field(default_factory=dict)  # method -> engine.metrics.faithfulness dict
-    stability: dict = field(default_factory=dict)  # method -> engine.stability.rerun_stability dict
     requested: RequestedSettings | None = None  # what the latest explain asked for
+
+    @property
+    def results(self) -> dict:
+        """method -> engine.jobs.Explanation (previews included)."""
+        return self.result.explanations
+
+    @property
+    def metrics(self) -> dict:
+        """method -> engine.metrics.faithfulness dict."""
+        return self.result.scores
+
+    @property
+    def stability(self) -> dict:
+        """method -> engine.stability.rerun_stability dict."""
+        return self.result.stability
 
     @property
     def explanations(self) -> list:
@@ -43,6 +63,7 @@ class ImageEntry:
     def add_result(self, explanation) -> None:
         """Keep the newest result per method; drop older ones that explain other classes."""
         self.results[explanation.method] = explanation
+        self.result.image, self.result.targets = explanation.image, list(explanation.classes)
         self.metrics.pop(explanation.method, None)  # scored a map that is gone
         self.stability.pop(explanation.method, None)
         stale = [m for m, e in self.results.items() if list(e.classes) != list(explanation.classes)]
