@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from engine.batch_index import INDEX_NAME, BatchIndex
+from engine.batch_terminal import image_bar, report_outcome
 from engine.batch_worker import RESULTS_FOLDER, BatchSettings, ImageWorker
 from engine.errors import EngineError
 
@@ -151,7 +152,7 @@ def _run(run: BatchRun, index: BatchIndex, load_classifier, out, err) -> int:
 def _run_here(run: BatchRun, pending: list[str], index: BatchIndex, classifier, err) -> None:
     """One worker in this process; a reader thread decodes the next few images meanwhile."""
     worker = ImageWorker(run.settings, run.folder, run.out, classifier=classifier)
-    with _progress(len(pending), err) as bar:
+    with image_bar(len(pending), err) as bar:
         for relpath, image, error in _prefetched(run.folder, pending):
             outcome = worker.process(relpath, image, error)
             index.record(outcome)
@@ -159,15 +160,6 @@ def _run_here(run: BatchRun, pending: list[str], index: BatchIndex, classifier, 
             bar.update(1)
             if run.on_outcome is not None:
                 run.on_outcome(outcome, [worker])
-
-
-def report_outcome(outcome, bar, err) -> None:
-    """One line per failed image (the bar stays below it)."""
-    if outcome.status != "done":
-        bar.write(f"error: {outcome.relpath}: {outcome.error}", file=err)
-    for row in outcome.methods:
-        if row.status != "done" and outcome.status == "done":
-            bar.write(f"error: {outcome.relpath}: {row.method}: {row.error}", file=err)
 
 
 def _prefetched(root: Path, pending: list[str]):
@@ -200,13 +192,6 @@ def _prefetched(root: Path, pending: list[str]):
             yield item
     finally:
         stop.set()
-
-
-def _progress(total: int, err):
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="img", file=err, dynamic_ncols=True, smoothing=0.1,
-                disable=None if err is sys.__stderr__ else True)
 
 
 def _forget_earlier_run(index: BatchIndex, dest: Path) -> None:

@@ -83,7 +83,7 @@ def run_on_ray(run, pending: list[str], index, err, on_outcome=None) -> None:
     """Explain ``pending`` on ``run.workers`` actors; record each outcome as it comes.
 
     ``on_outcome(outcome, actors)`` is called after each record."""
-    from engine.batch import _progress, report_outcome
+    from engine.batch_terminal import image_bar, report_outcome
     from engine.batch_index import ImageOutcome
 
     ray = require_ray()
@@ -105,7 +105,7 @@ def run_on_ray(run, pending: list[str], index, err, on_outcome=None) -> None:
             flying[actor.process.remote(relpath)] = (actor, relpath)
 
     try:
-        with _progress(len(pending), err) as bar:
+        with image_bar(len(pending), err) as bar:
             for actor in actors:
                 for _ in range(IN_FLIGHT_PER_ACTOR):
                     send(actor)

@@ -207,7 +207,7 @@ class OnnxClassifier:
 
 def load_onnx_classifier(spec) -> OnnxClassifier:
     """``engine.models.load_classifier`` for a ``.onnx`` file (``ModelSpec``)."""
-    from engine.models import labels_beside, read_labels
+    from engine.labels import labels_beside, read_labels
 
     path = Path(spec.model)
     if not path.is_file():
