@@ -14,6 +14,8 @@ from typing import Callable
 
 import numpy as np
 
+from engine.keras_import import import_keras
+
 Forward = Callable[[np.ndarray], np.ndarray]
 JAX_BATCH_BUCKETS = (1, 16, 64, 256)
 # Which engine runs the forward pass: "keras" (the backend's own compiled function),
@@ -198,36 +200,6 @@ def _torch_forward(prepared):
             return prepared(torch.from_numpy(np.ascontiguousarray(x)).to(device))
 
     return submit, lambda y: y.detach().cpu().numpy().astype(np.float32, copy=False)
-
-
-def import_keras():
-    """Import Keras with TensorFlow's start-up chatter hidden.
-
-    TensorFlow's C++ core prints info lines straight to file descriptor 2 before its log
-    level applies, so the descriptor itself is pointed at /dev/null while it loads. Python
-    exceptions still propagate normally.
-    """
-    import sys
-
-    if "keras" in sys.modules:
-        return sys.modules["keras"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, AttributeError, ValueError):
-        import keras
-
-        return keras
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import keras
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-    return keras
 
 
 # ---------------------------------------------------------------------------------------------

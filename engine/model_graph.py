@@ -65,7 +65,7 @@ def _graph_of(model):
 
 
 def _flatten(model) -> FlatGraph:
-    from engine.backend import import_keras
+    from engine.keras_import import import_keras
 
     keras = import_keras()
     graph = _graph_of(model)
