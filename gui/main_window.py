@@ -68,6 +68,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self._preview_unsupported: dict[str, int] = {}  # preview method -> model generation it failed on
         self._clipboard_count = 0
         self.controller = EngineController(self)
+        self._build_intake()
         self._build_widgets()
         self._build_actions()
         self._build_menus_and_toolbar()
