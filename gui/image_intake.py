@@ -1,4 +1,5 @@
-"""How images get into the window: open dialogs, folders, samples, paste, drag and drop.
+"""How images get into the window (open dialogs, folders, samples, paste, drag and drop)
+and out of it again (Delete, Clear list, and Undo of both).
 
 A mixin of ``MainWindow``. Loading itself is ``image_sources``'s job, pacing it is
 ``intake_loader``'s; this part turns a selection into list entries, asks the engine for
@@ -12,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import QApplication
 
+from gui.clear_confirmation import confirm_clear, undo_keys
 from gui.image_entry import ImageEntry
 from gui.image_sources import (
     IntakePlan,
@@ -26,6 +28,7 @@ from gui.image_sources import (
 from gui.intake_loader import IntakeLoader, IntakeRun
 from gui.qt_images import qimage_png_bytes
 from gui.remembered_folders import IMAGES, existing_folder, open_files
+from gui.removal_history import Removal, RemovalHistory, RemovedImage, display_name
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)"
 MESSAGE_MS = 10_000
@@ -34,6 +37,7 @@ MESSAGE_MS = 10_000
 class ImageIntake:
     def _build_intake(self) -> None:
         self.intake_loader = IntakeLoader(self._insert_entries, self._announce, self._show_loading, self)
+        self.removal_history = RemovalHistory()
 
     def add_paths(self, paths) -> list[ImageEntry]:
         """Files and folders, every image in before this returns (the command line, a cell's files)."""
@@ -173,21 +177,117 @@ class ImageIntake:
         event.acceptProposedAction()
         self.add_mime(mime)
 
+    # ------------------------------------------------------------------ removing, and undoing it
+
     def remove_current(self) -> None:
         key = self.image_list.current_key()
         if key:
             self.remove_image(key)
 
     def remove_image(self, key: int) -> None:
+        """Delete: no question asked, since Edit ▸ Undo brings the image back."""
+        entry = self.entries.get(key)
+        if entry is None:
+            return
+        self._remember_removal("delete", [key])
+        self._drop_entry(key)
+        self._show_entry(self.image_list.current_key())
+        self.statusBar().showMessage(f"Removed {display_name(entry)} — {undo_keys()} to undo", MESSAGE_MS)
+        self._update_actions()
+
+    def clear_list(self) -> bool:
+        """Edit ▸ Clear list: asks first when any image has explanations (see confirm_clear)."""
+        explained = sum(1 for e in self.entries.values() if e.results)
+        if explained and not confirm_clear(self, len(self.entries), explained):
+            return False
+        self.remove_all_images()
+        return True
+
+    def remove_all_images(self) -> None:
+        self.intake_loader.cancel()  # a folder still loading would refill the list
+        keys = self.image_list.keys()
+        if not keys:
+            return
+        self._remember_removal("clear", keys)
+        for key in keys:
+            self._drop_entry(key)
+        self._show_entry(0)
+        self.statusBar().showMessage(f"Removed {len(keys)} image{'s' if len(keys) != 1 else ''} — "
+                                     f"{undo_keys()} to undo", MESSAGE_MS)
+        self._update_actions()
+
+    def _remember_removal(self, kind: str, keys: list[int]) -> None:
+        images = []
+        for key in keys:
+            tabs = self.results_view.tabs_for(key)
+            images.append(RemovedImage(self.entries[key], self.image_list.row_of(key),
+                                       tabs.currentIndex() if tabs is not None else 0))
+        info = self.controller.model_info
+        self.removal_history.push(Removal(kind, images, self.image_list.current_key(),
+                                          info.generation if info is not None else None))
+
+    def _drop_entry(self, key: int) -> None:
+        # Its running job is cancelled; what it finished stays in the entry for Undo.
         self.controller.forget_image(key)
         self.entries.pop(key, None)
         self._latest_job.pop(key, None)
         self.results_view.remove_entry(key)
         self.image_list.remove_key(key)
-        self._show_entry(self.image_list.current_key())
-        self._update_actions()
 
-    def remove_all_images(self) -> None:
-        self.intake_loader.cancel()  # a folder still loading would refill the list
-        for key in list(self.entries):
-            self.remove_image(key)
+    def undo_removal(self) -> list[ImageEntry]:
+        """Edit ▸ Undo: the images of the last Delete or Clear, back in their rows, with their results."""
+        removal = self.removal_history.pop()
+        if removal is None:
+            return []
+        info = self.controller.model_info
+        same_model = removal.model_generation == (info.generation if info is not None else None)
+        known = {e.path.resolve() for e in self.entries.values() if e.path is not None}
+        back, skipped = [], []
+        for removed in sorted(removal.images, key=lambda r: r.row):
+            entry = removed.entry
+            if entry.path is not None and entry.path.resolve() in known:
+                skipped.append(display_name(entry))  # opened again since: keep the one in the list
+                continue
+            self._restore_entry(removed, same_model)
+            back.append(entry)
+        # Keep the entries in list order: Explain all and the grid go through them in that order.
+        ordered = [(k, self.entries[k]) for k in self.image_list.keys() if k in self.entries]
+        self.entries.clear()
+        self.entries.update(ordered)
+        if removal.selected_key in self.entries:
+            self.image_list.select_key(removal.selected_key)
+        self._show_entry(self.image_list.current_key())
+        what = display_name(back[0]) if len(back) == 1 else f"{len(back)} images"
+        note = f"Brought back {what}" if back else "Nothing brought back"
+        if skipped:
+            note += f" ({', '.join(skipped)} already in the list)"
+        self.statusBar().showMessage(note, MESSAGE_MS)
+        self._update_actions()
+        return back
+
+    def _restore_entry(self, removed: RemovedImage, same_model: bool) -> None:
+        entry = removed.entry
+        if entry.status in ("queued", "explaining"):
+            entry.status = "cancelled"  # its job was stopped by the removal; finished results stay
+        entry.progress, entry.queue_position = 0.0, 0
+        if not same_model:  # another model is loaded now: its own predictions, no old maps
+            entry.results.clear()
+            entry.metrics.clear()
+            entry.stability.clear()
+            entry.predictions, entry.prediction_error, entry.error = None, None, None
+            entry.status = "ready"
+        entry.name = self._unique_name(entry.name)
+        self.entries[entry.key] = entry
+        self.image_list.insert_entry(entry, removed.row)
+        if entry.predictions is None and entry.prediction_error is None:
+            self.controller.predict(entry.key, entry.image)  # removed before they came
+        if entry.results:
+            self.results_view.update_entry(entry, show=False)
+            tabs = self.results_view.tabs_for(entry.key)
+            if tabs is not None:
+                tabs.setCurrentIndex(min(removed.tab, tabs.count() - 1))
+
+    def update_undo_action(self) -> None:
+        removal = self.removal_history.peek()
+        self.undo_action.setEnabled(removal is not None)
+        self.undo_action.setText(f"&Undo {removal.describe()}" if removal is not None else "&Undo")

@@ -589,6 +589,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self.explain_button.setToolTip(reason or "Explain the selected image (Ctrl+E)")
         self.remove_action.setEnabled(entry is not None)
         self.clear_action.setEnabled(bool(self.entries))
+        self.update_undo_action()
         self.cancel_action.setEnabled(self.controller.running_job is not None
                                       or self.controller.evaluation is not None
                                       or self.controller.previews_pending_for("ig"))
