@@ -446,8 +446,12 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
     def _on_preview_progress(self, preview, done: int, total: int) -> None:
         entry = self.entries.get(preview.image_key)
         if entry is not None:
-            self.statusBar().showMessage(f"Integrated Gradients preview of {entry.name}: "
-                                         f"{done * 100 // max(1, total)}% (Esc stops it)", MESSAGE_MS)
+            shown = self.statusBar().currentMessage()
+            if not shown or "preview" in shown:
+                # Not over another message ("Removed chelsea.png — Ctrl+Z to undo"): the
+                # progress panel shows this one too, that one would be gone unread.
+                self.statusBar().showMessage(f"Integrated Gradients preview of {entry.name}: "
+                                             f"{done * 100 // max(1, total)}% (Esc stops it)", MESSAGE_MS)
             self.progress_panel.preview_progress(entry.name, done, total)
         if not self.cancel_action.isEnabled():
             self._update_actions()

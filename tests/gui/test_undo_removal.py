@@ -182,3 +182,15 @@ def test_results_of_another_model_are_not_brought_back(window, qtbot, image_fold
     assert region.results == {} and region.status == "ready"
     assert window.results_view.tabs_for(region.key) is None
     assert region.predictions
+
+
+def test_a_preview_s_progress_does_not_hide_the_undo_hint(window, image_folder):
+    from types import SimpleNamespace
+
+    noise, region = window.add_paths([image_folder / "noise.png", image_folder / "region.png"])
+    window.remove_image(noise.key)
+    window.controller.previewProgress.emit(SimpleNamespace(image_key=region.key), 3, 10)
+    assert window.statusBar().currentMessage() == "Removed noise.png — Ctrl+Z to undo"
+    window.statusBar().clearMessage()
+    window.controller.previewProgress.emit(SimpleNamespace(image_key=region.key), 4, 10)
+    assert window.statusBar().currentMessage() == "Integrated Gradients preview of region: 40% (Esc stops it)"
