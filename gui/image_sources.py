@@ -82,15 +82,6 @@ def plan_paths(paths, cap: int | None = None) -> IntakePlan:
     return plan
 
 
-def load_paths(paths) -> LoadResult:
-    """Files and folders (their images and their sub-folders' ones) in the order given, at once."""
-    plan = plan_paths(paths)
-    result = LoadResult(problems=list(plan.problems))
-    for path, folder in plan.files:
-        load_file(path, result, folder.folder if folder is not None else None)
-    return result
-
-
 def load_file(path: Path, result: LoadResult, folder: Path | None = None) -> None:
     """Load one file into ``result``; a failure is a problem line (a named file) or, for a
     file found in ``folder``, one more name for the "could not be read" summary."""
