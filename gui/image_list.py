@@ -30,12 +30,19 @@ class ImageList(QListWidget):
         self.setAcceptDrops(False)
         self.setMinimumWidth(200)
         self.currentItemChanged.connect(self._emit_current)
+        # Key -> item: a folder of hundreds of images would make every lookup a scan of the list.
+        self._items: dict[int, QListWidgetItem] = {}
 
     def add_entry(self, entry: ImageEntry) -> None:
+        self.insert_entry(entry, self.count())
+
+    def insert_entry(self, entry: ImageEntry, row: int) -> None:
+        """The entry at ``row`` (clamped to the list), as Undo puts a removed image back."""
         item = QListWidgetItem(QIcon(to_pixmap(entry.image, THUMBNAIL)), "")
         item.setData(KEY_ROLE, entry.key)
         item.setSizeHint(QSize(THUMBNAIL.width() + 150, THUMBNAIL.height() + 6))
-        self.addItem(item)
+        self._items[entry.key] = item
+        self.insertItem(max(0, min(row, self.count())), item)
         self.update_entry(entry)
 
     def update_entry(self, entry: ImageEntry) -> None:
@@ -48,9 +55,17 @@ class ImageList(QListWidget):
         item.setForeground(QBrush(QColor(colour)) if colour else QBrush())
 
     def remove_key(self, key: int) -> None:
-        item = self._item(key)
+        item = self._items.pop(key, None)
         if item is not None:
             self.takeItem(self.row(item))
+
+    def row_of(self, key: int) -> int:
+        item = self._item(key)
+        return self.row(item) if item is not None else -1
+
+    def keys(self) -> list[int]:
+        """The images' keys from top to bottom."""
+        return [int(self.item(row).data(KEY_ROLE)) for row in range(self.count())]
 
     def select_key(self, key: int) -> None:
         item = self._item(key)
@@ -66,11 +81,7 @@ class ImageList(QListWidget):
         return item.text().split("\n", 1)[-1] if item is not None else ""
 
     def _item(self, key: int) -> QListWidgetItem | None:
-        for row in range(self.count()):
-            item = self.item(row)
-            if item.data(KEY_ROLE) == key:
-                return item
-        return None
+        return self._items.get(key)
 
     def _emit_current(self, current, _previous) -> None:
         self.currentKeyChanged.emit(int(current.data(KEY_ROLE)) if current is not None else 0)

@@ -70,6 +70,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self._preview_unsupported: dict[str, int] = {}  # preview method -> model generation it failed on
         self._clipboard_count = 0
         self.controller = EngineController(self)
+        self._build_intake()
         self._build_widgets()
         self._build_actions()
         self._build_menus_and_toolbar()
@@ -463,8 +464,12 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
     def _on_preview_progress(self, preview, done: int, total: int) -> None:
         entry = self.entries.get(preview.image_key)
         if entry is not None:
-            self.statusBar().showMessage(f"Integrated Gradients preview of {entry.name}: "
-                                         f"{done * 100 // max(1, total)}% (Esc stops it)", MESSAGE_MS)
+            shown = self.statusBar().currentMessage()
+            if not shown or "preview" in shown:
+                # Not over another message ("Removed chelsea.png — Ctrl+Z to undo"): the
+                # progress panel shows this one too, that one would be gone unread.
+                self.statusBar().showMessage(f"Integrated Gradients preview of {entry.name}: "
+                                             f"{done * 100 // max(1, total)}% (Esc stops it)", MESSAGE_MS)
             self.progress_panel.preview_progress(entry.name, done, total)
         if not self.cancel_action.isEnabled():
             self._update_actions()
@@ -606,6 +611,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self.explain_button.setToolTip(reason or "Explain the selected image (Ctrl+E)")
         self.remove_action.setEnabled(entry is not None)
         self.clear_action.setEnabled(bool(self.entries))
+        self.update_undo_action()
         self.cancel_action.setEnabled(self.controller.running_job is not None
                                       or self.controller.evaluation is not None
                                       or self.controller.previews_pending_for("ig"))

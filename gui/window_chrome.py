@@ -43,7 +43,9 @@ class WindowChrome:
                                          "Add the image on the clipboard")
         self.remove_action = self._action("&Remove image", self.remove_current, k.Delete,
                                           "Remove the selected image from the list")
-        self.clear_action = self._action("&Clear list", self.remove_all_images, None, "Remove every image")
+        self.clear_action = self._action("&Clear list", self.clear_list, None, "Remove every image")
+        self.undo_action = self._action("&Undo", self.undo_removal, k.Undo,
+                                        "Bring back the images the last Remove or Clear took out")
         self.explain_action = self._action("&Explain", self.explain_current, "Ctrl+E",
                                            "Explain the current image")
         self.explain_all_action = self._action("Explain &all", self.explain_all, "Ctrl+Shift+E",
@@ -93,6 +95,9 @@ class WindowChrome:
         file_menu.addAction(self.quit_action)
 
         edit_menu = bar.addMenu("&Edit")
+        edit_menu.setObjectName("editMenu")
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addSeparator()
         edit_menu.addAction(self.paste_action)
         edit_menu.addAction(self.remove_action)
         edit_menu.addAction(self.clear_action)

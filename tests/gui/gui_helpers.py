@@ -43,6 +43,8 @@ def reset(window, qtbot) -> None:
     window.controller.cancel_all()
     qtbot.waitUntil(lambda: not window.controller.busy, timeout=60_000)
     window.remove_all_images()
+    window.removal_history.clear()  # each test starts with nothing to undo
+    window.update_undo_action()
     window.banner.dismiss()
 
 
