@@ -224,7 +224,7 @@ class _Progress:
     def drop(self, stage: Stage) -> None:
         """A stage that does no work after all (reused, stored, or nothing to score): it
         leaves the plan, so the count stays the evaluations really made."""
-        self.total = max(1, self.done, self.total - stage.evaluations)
+        self.total = max(self.done, self.total - stage.evaluations)
         self._progress(self.done, self.total, stage.label)
 
     def finish(self, stage: Stage) -> None:

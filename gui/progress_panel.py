@@ -89,7 +89,11 @@ class ProgressPanel(QFrame):
                 "failed": f"<span style='color:#b3261e'>Failed: <b>{_escape(name)}</b></span>"}[job.state]
         self.title.setText(text)
         self.bar.setFormat("%v / %m evaluations")
-        if job.state == "done":
+        if job.state == "done" and job.total == 0:  # every result came from the store
+            self.bar.setRange(0, 1)
+            self.bar.setFormat("stored results: nothing to compute")
+            self.bar.setValue(1)
+        elif job.state == "done":
             self.bar.setValue(self.bar.maximum())
         elif job.state == "cancelled":
             # The engine's own count at the cancel: progress ticks after the cancel are dropped,

@@ -55,6 +55,7 @@ def test_a_result_comes_back_from_the_store_after_a_relaunch(keeping, qtbot, ima
         np.testing.assert_array_equal(stored.maps, computed.maps)
         assert stored.classes == computed.classes
         assert "stored 20" in relaunched.results_view.summary_label.text()
+        assert relaunched.progress_panel.bar.format() == "stored results: nothing to compute"
 
     # Another setting is another result: computed, not taken from the store.
     window.settings_panel.apply_overrides(lime_samples=window.settings_panel.settings().lime_samples + 20)
