@@ -39,7 +39,7 @@ from gui.model_info import backend_text, backend_tooltip
 from gui.predictions_view import PredictionsView
 from gui.progress_panel import ProgressPanel
 from gui.results_view import ResultsView
-from gui.sanity_actions import SanityActions
+from gui.sanity_actions import SanityFeature
 from gui.settings_panel import SettingsPanel
 from gui.settings_store import METHOD_CHOICES, open_settings
 from gui.stored_results import StoredResultsActions
@@ -57,7 +57,7 @@ IMAGES_HEIGHT = 200
 
 
 class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, GridActions, EvaluationActions,
-                 SanityActions, QMainWindow):
+                 QMainWindow):
     def __init__(self, model_request: ModelRequest | None = None, restore_layout: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("Image Explainer")
@@ -74,7 +74,9 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self._build_menus_and_toolbar()
         self._build_grid_actions()
         self._build_evaluation_actions()
-        self._build_sanity_action()
+        self.sanity = SanityFeature(self, self.controller, self.results_view, current_entry=self.current_entry,
+                                    report=self.report, update_actions=self._update_actions,
+                                    make_action=self._action)
         add_page_actions(self, self.central_tabs)
         self.stored_results = StoredResultsActions(self, self.controller)
         self._build_status_bar()
@@ -187,7 +189,9 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self.results_view.set_lime_view(self.settings_panel.settings().lime_view_object())
         self._connect_models()
         self._connect_evaluation()
-        self._connect_sanity()
+        c.sanityProgress.connect(self.sanity.on_progress)
+        c.sanityMethodReady.connect(self.sanity.on_method_ready)
+        c.sanityFinished.connect(self.sanity.on_finished)
         self._connect_comparison()
         self.update_plan()
 
@@ -534,7 +538,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             written = exporting.export_maps(self, entry, self.results_view.lime_view, folder,
-                                            sanity=self.sanity_results(entry))
+                                            sanity=self.sanity.results_for(entry))
         except (OSError, ValueError, EngineError) as exc:  # EngineError: a full disk, named
             self.report(f"Could not export the maps: {exc}", topic="export")
             return []
@@ -599,7 +603,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self.export_grid_action.setEnabled(any(e.results for e in self.entries.values()))
         self.export_evaluation_action.setEnabled(self.evaluation_result is not None)
         self.cancel_evaluation_action.setEnabled(self.controller.evaluation is not None)
-        self.sanity_action.setEnabled(has_results and self.controller.sanity is None)
+        self.sanity.refresh_action(has_results)
         self.grid_view.mark_stale()  # results or the list may have changed; cheap when hidden
 
 
