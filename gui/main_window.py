@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -23,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import EngineError
 from gui import exporting
-from gui.comparison_actions import ComparisonActions
+from gui.comparison_actions import ComparisonFeature
 from gui.banner import Banner
 from gui.central_tabs import CentralTabs, add_page_actions
 from gui.engine_controller import EngineController
@@ -56,7 +57,7 @@ LEFT_COLUMN_WIDTH = 310
 IMAGES_HEIGHT = 200
 
 
-class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, GridActions, EvaluationActions,
+class MainWindow(WindowChrome, ImageIntake, ModelActions, GridActions, EvaluationActions,
                  QMainWindow):
     def __init__(self, model_request: ModelRequest | None = None, restore_layout: bool = True) -> None:
         super().__init__()
@@ -70,6 +71,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self._clipboard_count = 0
         self.controller = EngineController(self)
         self._build_widgets()
+        self.comparison = ComparisonFeature(self, self.results_view, add_to_result=self._add_to_result)
         self._build_actions()
         self._build_menus_and_toolbar()
         self._build_grid_actions()
@@ -152,6 +154,10 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self.splitDockWidget(self.images_dock, self.settings_dock, Qt.Orientation.Vertical)
         self._docks_sized = False
 
+    def _compare_action(self) -> QAction:
+        # WindowChrome asks for View ▸ Compare methods by this name; the comparison feature owns it.
+        return self.comparison.action
+
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"{title.lower()}Dock")
@@ -192,7 +198,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         c.sanityProgress.connect(self.sanity.on_progress)
         c.sanityMethodReady.connect(self.sanity.on_method_ready)
         c.sanityFinished.connect(self.sanity.on_finished)
-        self._connect_comparison()
+        c.stabilityReady.connect(self.comparison.on_stability)
         self.update_plan()
 
     # ================================================================== start and stop
@@ -260,7 +266,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
                                      ig=settings.ig_params(),
                                      faithfulness_steps=settings.faithfulness_plan(),
                                      background=settings.background_params(),
-                                     **self.trust_options(settings, entry))
+                                     **self.comparison.trust_options(settings, entry))
         self._latest_job[entry.key] = job.job_id
         entry.status, entry.error, entry.progress = "queued", None, 0.0
         self._refresh(entry)
