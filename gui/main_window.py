@@ -29,7 +29,8 @@ from gui.banner import Banner
 from gui.central_tabs import CentralTabs, add_page_actions
 from gui.engine_controller import EngineController
 from gui.engine_requests import ExplainJob, ModelFailure, ModelInfo, ModelRequest, PreviewJob, ig_matches
-from gui.evaluation_actions import EvaluationActions
+from gui.evaluation_actions import EvaluationFeature
+from gui.evaluation_view import EvaluationView
 from gui.figure_canvas import warm_up_drawing
 from gui.grid_actions import GridActions
 from gui.image_entry import ImageEntry
@@ -57,8 +58,7 @@ LEFT_COLUMN_WIDTH = 310
 IMAGES_HEIGHT = 200
 
 
-class MainWindow(WindowChrome, ImageIntake, ModelActions, GridActions, EvaluationActions,
-                 QMainWindow):
+class MainWindow(WindowChrome, ImageIntake, ModelActions, GridActions, QMainWindow):
     def __init__(self, model_request: ModelRequest | None = None, restore_layout: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("Image Explainer")
@@ -75,7 +75,12 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, GridActions, Evaluatio
         self._build_actions()
         self._build_menus_and_toolbar()
         self._build_grid_actions()
-        self._build_evaluation_actions()
+        self.evaluation = EvaluationFeature(
+            self, self.central_tabs.page("evaluation"), self.controller, banner=self.banner, tabs=self.central_tabs,
+            entries=self.entries, add_paths=self.add_paths, explain=self.explain,
+            select_image=self.image_list.select_key, report=self.report, update_actions=self._update_actions,
+            mark_grid_stale=self.grid_view.mark_stale, make_action=self._action,
+            export_anchor=self.export_grid_action)
         self.sanity = SanityFeature(self, self.controller, self.results_view, current_entry=self.current_entry,
                                     report=self.report, update_actions=self._update_actions,
                                     make_action=self._action)
@@ -136,7 +141,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, GridActions, Evaluatio
         self.central_tabs = CentralTabs({
             "explanations": ("Explanations", explanations, "The selected image: its classes and explanations"),
             "grid": ("Grid", self._build_grid_view(), "Every explained image × its classes, one colour scale"),
-            "evaluation": ("Evaluation", self._build_evaluation_view(),
+            "evaluation": ("Evaluation", EvaluationView(),
                            "Accuracy and confusion matrix on a labelled folder"),
         })
 
@@ -153,6 +158,14 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, GridActions, Evaluatio
         self.settings_dock = self._dock("Settings", self.settings_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.splitDockWidget(self.images_dock, self.settings_dock, Qt.Orientation.Vertical)
         self._docks_sized = False
+
+    # GridActions reads the last evaluation's true classes by these names.
+    @property
+    def evaluation_result(self):
+        return self.evaluation.result
+
+    def evaluation_truth(self) -> dict[str, str]:
+        return self.evaluation.truth()
 
     def _compare_action(self) -> QAction:
         # WindowChrome asks for View ▸ Compare methods by this name; the comparison feature owns it.
@@ -194,7 +207,11 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, GridActions, Evaluatio
         self.settings_panel.settingsChanged.connect(self._on_preview_setting)
         self.results_view.set_lime_view(self.settings_panel.settings().lime_view_object())
         self._connect_models()
-        self._connect_evaluation()
+        c.evaluationStarted.connect(self.evaluation.on_started)
+        c.evaluationProgress.connect(self.evaluation.on_progress)
+        c.evaluationReady.connect(self.evaluation.on_ready)
+        c.evaluationFailed.connect(self.evaluation.on_failed)
+        c.evaluationFinished.connect(self.evaluation.on_finished)
         c.sanityProgress.connect(self.sanity.on_progress)
         c.sanityMethodReady.connect(self.sanity.on_method_ready)
         c.sanityFinished.connect(self.sanity.on_finished)
@@ -307,7 +324,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, GridActions, Evaluatio
         Integrated Gradients preview (seconds of work the person may not want)."""
         if self.controller.cancel_current():
             self.statusBar().showMessage("Cancelling…", MESSAGE_MS)
-        elif not self.cancel_evaluation() and self.controller.previews_pending_for("ig"):
+        elif not self.evaluation.cancel() and self.controller.previews_pending_for("ig"):
             self.controller.cancel_previews("ig")  # its previewEnded updates the actions and panel
             self.statusBar().showMessage("Integrated Gradients preview stopped; select the image to run it again",
                                          MESSAGE_MS)
@@ -607,8 +624,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, GridActions, Evaluatio
         self.export_figure_action.setEnabled(has_results)
         self.export_maps_action.setEnabled(has_results)
         self.export_grid_action.setEnabled(any(e.results for e in self.entries.values()))
-        self.export_evaluation_action.setEnabled(self.evaluation_result is not None)
-        self.cancel_evaluation_action.setEnabled(self.controller.evaluation is not None)
+        self.evaluation.refresh_actions()
         self.sanity.refresh_action(has_results)
         self.grid_view.mark_stale()  # results or the list may have changed; cheap when hidden
 
