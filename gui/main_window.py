@@ -36,10 +36,11 @@ from gui.grid_actions import GridActions
 from gui.image_entry import ImageEntry
 from gui.image_intake import MESSAGE_MS, ImageIntake
 from gui.image_list import ImageList
-from gui.model_actions import ModelActions, model_name
+from gui.model_actions import ModelFeature, model_name
 from gui.model_info import backend_text, backend_tooltip
 from gui.predictions_view import PredictionsView
 from gui.progress_panel import ProgressPanel
+from gui.recent_models import RecentModelsMenu
 from gui.results_view import ResultsView
 from gui.sanity_actions import SanityFeature
 from gui.settings_panel import SettingsPanel
@@ -58,7 +59,7 @@ LEFT_COLUMN_WIDTH = 310
 IMAGES_HEIGHT = 200
 
 
-class MainWindow(WindowChrome, ImageIntake, ModelActions, GridActions, QMainWindow):
+class MainWindow(WindowChrome, ImageIntake, GridActions, QMainWindow):
     def __init__(self, model_request: ModelRequest | None = None, restore_layout: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("Image Explainer")
@@ -74,6 +75,11 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, GridActions, QMainWind
         self.comparison = ComparisonFeature(self, self.results_view, add_to_result=self._add_to_result)
         self._build_actions()
         self._build_menus_and_toolbar()
+        self.models = ModelFeature(
+            self, self.controller, self.model_request, banner=self.banner, settings_panel=self.settings_panel,
+            results_view=self.results_view, image_list=self.image_list, entries=self.entries,
+            show_entry=self._show_entry, report=self.report, fast_cpu_action=self.fast_cpu_action,
+            recent_menu=self._recent_models_menu)
         self._build_grid_actions()
         self.evaluation = EvaluationFeature(
             self, self.central_tabs.page("evaluation"), self.controller, banner=self.banner, tabs=self.central_tabs,
@@ -159,6 +165,24 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, GridActions, QMainWind
         self.splitDockWidget(self.images_dock, self.settings_dock, Qt.Orientation.Vertical)
         self._docks_sized = False
 
+    # WindowChrome's Model menu calls these by name (built before the model feature is).
+    def open_model_dialog(self) -> ModelRequest | None:
+        return self.models.open_model_dialog()
+
+    def use_resnet50(self) -> None:
+        self.models.use_resnet50()
+
+    def show_model_summary(self):
+        return self.models.show_summary()
+
+    def toggle_fast_cpu(self) -> None:
+        self.models.toggle_fast_cpu()
+
+    def _build_recent_models(self) -> RecentModelsMenu:
+        """Model ▸ Recent models, right below Open model…; the model feature opens the choice."""
+        self._recent_models_menu = RecentModelsMenu(lambda entry: self.models.open_recent_model(entry), self)
+        return self._recent_models_menu
+
     # GridActions reads the last evaluation's true classes by these names.
     @property
     def evaluation_result(self):
@@ -206,7 +230,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, GridActions, QMainWind
         self.settings_panel.settingsChanged.connect(lambda *_: self.update_plan())
         self.settings_panel.settingsChanged.connect(self._on_preview_setting)
         self.results_view.set_lime_view(self.settings_panel.settings().lime_view_object())
-        self._connect_models()
+        c.modelReady.connect(self.models.on_model_switched)  # after _on_model_ready: its note is the last
         c.evaluationStarted.connect(self.evaluation.on_started)
         c.evaluationProgress.connect(self.evaluation.on_progress)
         c.evaluationReady.connect(self.evaluation.on_ready)
@@ -266,7 +290,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, GridActions, QMainWind
 
     def explain_all(self) -> list[ExplainJob]:
         jobs = []
-        if not self.background_ready(self.settings_panel.settings()):
+        if not self.models.background_ready(self.settings_panel.settings()):
             return jobs
         for entry in self.entries.values():
             if entry.status not in ("queued", "explaining"):
@@ -275,7 +299,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, GridActions, QMainWind
 
     def explain(self, entry: ImageEntry, methods: list[str] | None = None) -> ExplainJob | None:
         settings = self.settings_panel.settings()
-        if not self.background_ready(settings):
+        if not self.models.background_ready(settings):
             return None  # background-set SHAP without a folder: the banner says what to do
         self.preview(entry)
         job = self.controller.submit(entry.key, entry.image, methods or settings.method_list,
@@ -361,7 +385,11 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, GridActions, QMainWind
     def _on_model_failed(self, failure: ModelFailure) -> None:
         self.progress_panel.model_loaded(failure.previous is not None)
         self._update_actions()
-        if self.explain_model_failure(failure):  # a model file (gui.model_actions says why)
+        previous = failure.previous  # the model still in use, if any
+        self.model_label.setText(previous.label if previous is not None else "No model")
+        if previous is not None:  # "Loading model…" cleared it
+            self.backend_label.setText(backend_text(previous))
+        if self.models.explain_failure(failure):  # a model file (gui.model_actions says why)
             self._show_entry(self.image_list.current_key())
             return
         self.statusBar().showMessage(f"The model could not be loaded: {failure.message}", MESSAGE_MS)
