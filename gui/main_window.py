@@ -1,7 +1,9 @@
 """The main window: puts the pieces together and routes signals between them.
 
 It holds the per-image state (``ImageEntry``) and listens to the engine controller; every
-widget below only shows what it is given. Nothing here computes: predictions and
+widget below only shows what it is given. Features with state of their own are objects it
+composes, each handed what it uses (``self.models``, ``self.comparison``, ``self.evaluation``,
+``self.sanity``), and ``_connect`` routes the controller's signals to them. Nothing here computes: predictions and
 explanations come from the engine thread, drawing is ``engine.render``'s job.
 """
 
