@@ -1,7 +1,9 @@
 """The main window: puts the pieces together and routes signals between them.
 
 It holds the per-image state (``ImageEntry``) and listens to the engine controller; every
-widget below only shows what it is given. Nothing here computes: predictions and
+widget below only shows what it is given. Features with state of their own are objects it
+composes, each handed what it uses (``self.models``, ``self.comparison``, ``self.evaluation``,
+``self.sanity``), and ``_connect`` routes the controller's signals to them. Nothing here computes: predictions and
 explanations come from the engine thread, drawing is ``engine.render``'s job.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -23,24 +26,26 @@ from PySide6.QtWidgets import (
 
 from engine.errors import EngineError
 from gui import exporting
-from gui.comparison_actions import ComparisonActions
+from gui.comparison_actions import ComparisonFeature
 from gui.banner import Banner
 from gui.central_tabs import CentralTabs, add_page_actions
 from gui.engine_controller import EngineController
 from gui.engine_requests import ExplainJob, ModelFailure, ModelInfo, ModelRequest, PreviewJob, ig_matches
-from gui.evaluation_actions import EvaluationActions
+from gui.evaluation_actions import EvaluationFeature
+from gui.evaluation_view import EvaluationView
 from gui.figure_canvas import warm_up_drawing
 from gui.grid_actions import GridActions
 from gui.image_entry import ImageEntry
 from gui.image_intake import MESSAGE_MS, ImageIntake
 from gui.image_list import ImageList
-from gui.model_actions import ModelActions, model_name
+from gui.model_actions import ModelFeature, model_name
 from gui.model_info import backend_text, backend_tooltip
 from gui.predictions_view import PredictionsView
 from gui.progress_panel import ProgressPanel
+from gui.recent_models import RecentModelsMenu
 from gui.result_settings import RequestedSettings
 from gui.results_view import ResultsView
-from gui.sanity_actions import SanityActions
+from gui.sanity_actions import SanityFeature
 from gui.settings_panel import SettingsPanel
 from gui.settings_store import METHOD_CHOICES, open_settings
 from gui.stored_results import StoredResultsActions
@@ -57,8 +62,7 @@ LEFT_COLUMN_WIDTH = 310
 IMAGES_HEIGHT = 200
 
 
-class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, GridActions, EvaluationActions,
-                 SanityActions, QMainWindow):
+class MainWindow(WindowChrome, ImageIntake, GridActions, QMainWindow):
     def __init__(self, model_request: ModelRequest | None = None, restore_layout: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("Image Explainer")
@@ -72,11 +76,24 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self.controller = EngineController(self)
         self._build_intake()
         self._build_widgets()
+        self.comparison = ComparisonFeature(self, self.results_view, add_to_result=self._add_to_result)
         self._build_actions()
         self._build_menus_and_toolbar()
+        self.models = ModelFeature(
+            self, self.controller, self.model_request, banner=self.banner, settings_panel=self.settings_panel,
+            results_view=self.results_view, image_list=self.image_list, entries=self.entries,
+            show_entry=self._show_entry, report=self.report, fast_cpu_action=self.fast_cpu_action,
+            recent_menu=self._recent_models_menu)
         self._build_grid_actions()
-        self._build_evaluation_actions()
-        self._build_sanity_action()
+        self.evaluation = EvaluationFeature(
+            self, self.central_tabs.page("evaluation"), self.controller, banner=self.banner, tabs=self.central_tabs,
+            entries=self.entries, add_paths=self.add_paths, explain=self.explain,
+            select_image=self.image_list.select_key, report=self.report, update_actions=self._update_actions,
+            mark_grid_stale=self.grid_view.mark_stale, make_action=self._action,
+            export_anchor=self.export_grid_action)
+        self.sanity = SanityFeature(self, self.controller, self.results_view, current_entry=self.current_entry,
+                                    report=self.report, update_actions=self._update_actions,
+                                    make_action=self._action)
         add_page_actions(self, self.central_tabs)
         self.stored_results = StoredResultsActions(self, self.controller)
         self._build_status_bar()
@@ -134,7 +151,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self.central_tabs = CentralTabs({
             "explanations": ("Explanations", explanations, "The selected image: its classes and explanations"),
             "grid": ("Grid", self._build_grid_view(), "Every explained image × its classes, one colour scale"),
-            "evaluation": ("Evaluation", self._build_evaluation_view(),
+            "evaluation": ("Evaluation", EvaluationView(),
                            "Accuracy and confusion matrix on a labelled folder"),
         })
 
@@ -151,6 +168,36 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self.settings_dock = self._dock("Settings", self.settings_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.splitDockWidget(self.images_dock, self.settings_dock, Qt.Orientation.Vertical)
         self._docks_sized = False
+
+    # WindowChrome's Model menu calls these by name (built before the model feature is).
+    def open_model_dialog(self) -> ModelRequest | None:
+        return self.models.open_model_dialog()
+
+    def use_resnet50(self) -> None:
+        self.models.use_resnet50()
+
+    def show_model_summary(self):
+        return self.models.show_summary()
+
+    def toggle_fast_cpu(self) -> None:
+        self.models.toggle_fast_cpu()
+
+    def _build_recent_models(self) -> RecentModelsMenu:
+        """Model ▸ Recent models, right below Open model…; the model feature opens the choice."""
+        self._recent_models_menu = RecentModelsMenu(lambda entry: self.models.open_recent_model(entry), self)
+        return self._recent_models_menu
+
+    # GridActions reads the last evaluation's true classes by these names.
+    @property
+    def evaluation_result(self):
+        return self.evaluation.result
+
+    def evaluation_truth(self) -> dict[str, str]:
+        return self.evaluation.truth()
+
+    def _compare_action(self) -> QAction:
+        # WindowChrome asks for View ▸ Compare methods by this name; the comparison feature owns it.
+        return self.comparison.action
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -187,10 +234,16 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self.settings_panel.settingsChanged.connect(lambda *_: self.update_plan())
         self.settings_panel.settingsChanged.connect(self._on_preview_setting)
         self.results_view.set_lime_view(self.settings_panel.settings().lime_view_object())
-        self._connect_models()
-        self._connect_evaluation()
-        self._connect_sanity()
-        self._connect_comparison()
+        c.modelReady.connect(self.models.on_model_switched)  # after _on_model_ready: its note is the last
+        c.evaluationStarted.connect(self.evaluation.on_started)
+        c.evaluationProgress.connect(self.evaluation.on_progress)
+        c.evaluationReady.connect(self.evaluation.on_ready)
+        c.evaluationFailed.connect(self.evaluation.on_failed)
+        c.evaluationFinished.connect(self.evaluation.on_finished)
+        c.sanityProgress.connect(self.sanity.on_progress)
+        c.sanityMethodReady.connect(self.sanity.on_method_ready)
+        c.sanityFinished.connect(self.sanity.on_finished)
+        c.stabilityReady.connect(self.comparison.on_stability)
         self.update_plan()
 
     # ================================================================== start and stop
@@ -241,7 +294,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
 
     def explain_all(self) -> list[ExplainJob]:
         jobs = []
-        if not self.background_ready(self.settings_panel.settings()):
+        if not self.models.background_ready(self.settings_panel.settings()):
             return jobs
         for entry in self.entries.values():
             if entry.status not in ("queued", "explaining"):
@@ -250,7 +303,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
 
     def explain(self, entry: ImageEntry, methods: list[str] | None = None) -> ExplainJob | None:
         settings = self.settings_panel.settings()
-        if not self.background_ready(settings):
+        if not self.models.background_ready(settings):
             return None  # background-set SHAP without a folder: the banner says what to do
         self.preview(entry)
         job = self.controller.submit(entry.key, entry.image, methods or settings.method_list,
@@ -258,7 +311,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
                                      ig=settings.ig_params(),
                                      faithfulness_steps=settings.faithfulness_plan(),
                                      background=settings.background_params(),
-                                     **self.trust_options(settings, entry))
+                                     **self.comparison.trust_options(settings, entry))
         self._latest_job[entry.key] = job.job_id
         self._note_request(entry, RequestedSettings.of(settings, self._num_classes()))
         entry.status, entry.error, entry.progress = "queued", None, 0.0
@@ -314,7 +367,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         Integrated Gradients preview (seconds of work the person may not want)."""
         if self.controller.cancel_current():
             self.statusBar().showMessage("Cancelling…", MESSAGE_MS)
-        elif not self.cancel_evaluation() and self.controller.previews_pending_for("ig"):
+        elif not self.evaluation.cancel() and self.controller.previews_pending_for("ig"):
             self.controller.cancel_previews("ig")  # its previewEnded updates the actions and panel
             self.statusBar().showMessage("Integrated Gradients preview stopped; select the image to run it again",
                                          MESSAGE_MS)
@@ -351,7 +404,11 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
     def _on_model_failed(self, failure: ModelFailure) -> None:
         self.progress_panel.model_loaded(failure.previous is not None)
         self._update_actions()
-        if self.explain_model_failure(failure):  # a model file (gui.model_actions says why)
+        previous = failure.previous  # the model still in use, if any
+        self.model_label.setText(previous.label if previous is not None else "No model")
+        if previous is not None:  # "Loading model…" cleared it
+            self.backend_label.setText(backend_text(previous))
+        if self.models.explain_failure(failure):  # a model file (gui.model_actions says why)
             self._show_entry(self.image_list.current_key())
             return
         self.statusBar().showMessage(f"The model could not be loaded: {failure.message}", MESSAGE_MS)
@@ -555,7 +612,7 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             written = exporting.export_maps(self, entry, self.results_view.lime_view, folder,
-                                            sanity=self.sanity_results(entry))
+                                            sanity=self.sanity.results_for(entry))
         except (OSError, ValueError, EngineError) as exc:  # EngineError: a full disk, named
             self.report(f"Could not export the maps: {exc}", topic="export")
             return []
@@ -619,9 +676,8 @@ class MainWindow(WindowChrome, ImageIntake, ModelActions, ComparisonActions, Gri
         self.export_figure_action.setEnabled(has_results)
         self.export_maps_action.setEnabled(has_results)
         self.export_grid_action.setEnabled(any(e.results for e in self.entries.values()))
-        self.export_evaluation_action.setEnabled(self.evaluation_result is not None)
-        self.cancel_evaluation_action.setEnabled(self.controller.evaluation is not None)
-        self.sanity_action.setEnabled(has_results and self.controller.sanity is None)
+        self.evaluation.refresh_actions()
+        self.sanity.refresh_action(has_results)
         self.grid_view.mark_stale()  # results or the list may have changed; cheap when hidden
 
 

@@ -56,7 +56,7 @@ def test_all_methods_open_the_comparison_with_every_method(conv, qtbot, image_fo
     (entry,) = conv.add_paths([image_folder / "coffee.jpg"])
     job = conv.explain(entry)
     assert job.methods == ("shap", "lime", "ig", "gradcam")
-    assert conv.results_view.mode == "compare" and conv.compare_action.isChecked()
+    assert conv.results_view.mode == "compare" and conv.comparison.action.isChecked()
     wait_until_done(qtbot, conv, [entry])
     assert entry.status == "done" and set(entry.results) == {"shap", "lime", "ig", "gradcam"}
     assert set(entry.metrics) == {"shap", "lime", "ig", "gradcam"}
@@ -90,11 +90,11 @@ def test_all_methods_open_the_comparison_with_every_method(conv, qtbot, image_fo
     # The corner switch goes back to side by side, for every tab, and the menu follows.
     canvas = tabs.currentWidget()
     tabs.cornerWidget(Qt.Corner.TopLeftCorner).buttons["side"].click()
-    assert conv.results_view.mode == "side" and not conv.compare_action.isChecked()
+    assert conv.results_view.mode == "side" and not conv.comparison.action.isChecked()
     assert all(tabs.widget(i).mode == "side" for i in range(tabs.count()))
     assert _compare_panels(canvas) == []
     assert "SHAP (Partition)" in [ax.get_title() for ax in canvas.figure.axes]
-    conv.compare_action.trigger()
+    conv.comparison.action.trigger()
     assert conv.results_view.mode == "compare" and canvas.mode == "compare"
 
 

@@ -65,7 +65,7 @@ def back_to_explanations(window):
 
 def evaluate(window, qtbot, folder, batch_size=32, timeout=60_000):
     with qtbot.waitSignal(window.controller.evaluationFinished, timeout=timeout) as finished:
-        job = window.evaluate_folder(folder, batch_size=batch_size)
+        job = window.evaluation.evaluate_folder(folder, batch_size=batch_size)
     assert finished.args[0] is job
     return job
 
@@ -91,7 +91,7 @@ def test_the_matrix_shown_is_what_the_predictions_imply(window, qtbot, labelled_
     assert progress and progress[-1] == (12, 12)
     assert all(0 <= done <= total == 12 for done, total in progress)
     assert [d for d, _ in progress] == sorted(d for d, _ in progress)
-    view = window.evaluation_view
+    view = window.evaluation.view
     assert window.central_tabs.current_page() == "evaluation"
     np.testing.assert_array_equal(view.result.confusion_matrix, matrix)
     # The canvas draws that matrix: its counts are the texts in the cells.
@@ -110,7 +110,7 @@ def test_the_matrix_shown_is_what_the_predictions_imply(window, qtbot, labelled_
 
 def test_clicking_a_cell_lists_exactly_its_images(window, qtbot, labelled_folder, expected):
     evaluate(window, qtbot, labelled_folder)
-    view = window.evaluation_view
+    view = window.evaluation.view
     for i in range(2):
         for j in range(2):
             view.select_cell(i, j)
@@ -130,7 +130,7 @@ def test_clicking_a_cell_lists_exactly_its_images(window, qtbot, labelled_folder
 
 def test_explaining_from_a_cell_adds_the_images_and_explains_them(window, qtbot, labelled_folder, expected):
     evaluate(window, qtbot, labelled_folder)
-    view = window.evaluation_view
+    view = window.evaluation.view
     cell = max(expected, key=lambda c: len(expected[c]))
     view.select_cell(*cell)
     assert view.cell_list.count() >= 2
@@ -170,9 +170,9 @@ def test_cancel_stops_the_evaluation_within_a_batch(window, qtbot, labelled_fold
             return real.predict(images)
 
     monkeypatch.setattr(worker, "_classifier", HeldAtSecondBatch())
-    view = window.evaluation_view
+    view = window.evaluation.view
     with qtbot.waitSignal(window.controller.evaluationStarted, timeout=30_000):
-        job = window.evaluate_folder(labelled_folder, batch_size=2)
+        job = window.evaluation.evaluate_folder(labelled_folder, batch_size=2)
     qtbot.waitUntil(lambda: len(batches) == 2, timeout=30_000)  # the engine is inside batch 2
     assert view.progress.isVisible() and view.cancel_button.isVisible()
     assert window.cancel_action.isEnabled() and window.controller.busy
@@ -197,9 +197,9 @@ def test_a_misnamed_sub_folder_is_skipped_with_one_note_and_the_rest_evaluated(w
         Image.fromarray(region_image()).save(mixed / name / "a.png")
     job = evaluate(window, qtbot, mixed)
     assert job.state == "done"
-    result = window.evaluation_result
+    result = window.evaluation.result
     assert result.total == 1 and result.skipped_folders == ["brite"]
-    notes = window.evaluation_view.notes.text()
+    notes = window.evaluation.view.notes.text()
     assert "1 sub-folder matches no class label and was skipped: brite" in notes
     assert "skipped 1 sub-folder (brite)" in window.statusBar().currentMessage()
 
@@ -210,7 +210,7 @@ def test_a_folder_with_no_class_sub_folder_is_one_clear_line_and_the_app_keeps_w
     (bad / "brite").mkdir(parents=True)
     Image.fromarray(region_image()).save(bad / "brite" / "a.png")
     with qtbot.waitSignal(window.controller.evaluationFailed, timeout=30_000) as failed:
-        job = window.evaluate_folder(bad)
+        job = window.evaluation.evaluate_folder(bad)
     message = failed.args[1]
     assert job.state == "failed" and "\n" not in message
     assert "brite" in message and "no sub-folder matches a class label" in message
@@ -222,8 +222,8 @@ def test_a_folder_with_no_class_sub_folder_is_one_clear_line_and_the_app_keeps_w
 def test_export_writes_what_the_command_line_writes_and_asks_before_replacing(window, qtbot, labelled_folder,
                                                                              tmp_path, monkeypatch):
     evaluate(window, qtbot, labelled_folder)
-    result = window.evaluation_result
-    written = window.export_evaluation(tmp_path / "out")
+    result = window.evaluation.result
+    written = window.evaluation.export(tmp_path / "out")
     assert [p.name for p in written] == ["metrics.json", "confusion_matrix.png"]
     metrics = read_json(tmp_path / "out" / "metrics.json")
     assert metrics == read_json_roundtrip(result.to_json())
@@ -234,7 +234,7 @@ def test_export_writes_what_the_command_line_writes_and_asks_before_replacing(wi
     monkeypatch.setattr(QMessageBox, "question",
                         staticmethod(lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.No))
     (tmp_path / "out" / "metrics.json").write_text("keep me")
-    assert window.export_evaluation(tmp_path / "out") == []
+    assert window.evaluation.export(tmp_path / "out") == []
     assert asked and (tmp_path / "out" / "metrics.json").read_text() == "keep me"
 
 

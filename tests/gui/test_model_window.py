@@ -73,14 +73,14 @@ def win(model_window, region_model_file, qtbot, clean_settings):
     wait_until_ready(qtbot, w)
     if w.controller.model_info.name != region_model_file.name:
         with qtbot.waitSignal(w.controller.modelReady, timeout=120_000):
-            w.open_model(ModelRequest(model=str(region_model_file)))
+            w.models.open_model(ModelRequest(model=str(region_model_file)))
         wait_until_ready(qtbot, w)
     reset(w, qtbot)
     w.settings_panel.apply_overrides(**FAST)
     yield w
     reset(w, qtbot)
-    if w.summary_dialog is not None:
-        w.summary_dialog.close()
+    if w.models.summary_dialog is not None:
+        w.models.summary_dialog.close()
 
 
 def _predicted(qtbot, window, entries):
@@ -93,7 +93,7 @@ def _open_through_dialog(qtbot, window, path, labels=None, preprocess=None):
     seen = {}
 
     def fill():
-        dialog = window.model_dialog
+        dialog = window.models.model_dialog
         dialog.set_model(str(path))
         seen["remembered"] = (dialog.preprocess_combo.currentData(), dialog.labels_edit.text())
         if labels is not None:
@@ -160,7 +160,7 @@ def test_a_label_count_mismatch_is_one_clear_line_and_the_model_stays(win, qtbot
     wrong = tmp_path / "three.txt"
     wrong.write_text("a\nb\nc\n")
     with qtbot.waitSignal(win.controller.modelFailed, timeout=120_000) as failed:
-        win.open_model(ModelRequest(model=str(region_model_file), labels=str(wrong)))
+        win.models.open_model(ModelRequest(model=str(region_model_file), labels=str(wrong)))
     assert failed.args[0].message == "three.txt: 3 labels, but the model has 2 classes"
     assert "three.txt: 3 labels, but the model has 2 classes" in win.banner.text()
     assert "Still using region.keras" in win.banner.text()
@@ -172,7 +172,7 @@ def test_a_label_count_mismatch_is_one_clear_line_and_the_model_stays(win, qtbot
 
 def test_a_lambda_model_is_refused_then_opens_when_trusted(win, qtbot, lambda_model_file, monkeypatch):
     with qtbot.waitSignal(win.controller.modelFailed, timeout=120_000) as failed:
-        win.open_model(ModelRequest(model=str(lambda_model_file)))
+        win.models.open_model(ModelRequest(model=str(lambda_model_file)))
     assert failed.args[0].needs_trust
     assert "Lambda layer" in win.banner.text() and "trust" in win.banner.text()
     assert win.controller.model_info.name == "region.keras"  # still the model it had
@@ -202,7 +202,7 @@ def test_a_lambda_model_is_refused_then_opens_when_trusted(win, qtbot, lambda_mo
 
 
 def test_model_summary_shows_layers_shapes_and_parameters(win, qtbot, region_model_file):
-    dialog = win.show_model_summary()
+    dialog = win.models.show_summary()
     assert dialog.isVisible()
     rows = dialog.layer_rows()
     names = [r[0] for r in rows]
@@ -324,11 +324,11 @@ def test_a_custom_layer_model_opens_with_its_python_file_from_the_dialog(win, qt
 
     model_path, layers_path = save_custom_layer_model(tmp_path)
     with qtbot.waitSignal(win.controller.modelFailed, timeout=120_000):
-        win.open_model(ModelRequest(model=str(model_path), trust=True))
+        win.models.open_model(ModelRequest(model=str(model_path), trust=True))
     assert "custom object 'Scale'" in win.banner.text() and "--custom-objects" in win.banner.text()
 
     def fill():
-        dialog = win.model_dialog
+        dialog = win.models.model_dialog
         dialog.set_model(str(model_path))
         assert not dialog.trust_box.isChecked()
         dialog.custom_edit.setText(str(layers_path))
@@ -348,7 +348,7 @@ def test_recent_models_remember_reload_grey_out_missing_and_clear(win, qtbot, tm
 
     labels = scene_model_file.with_name("scenes.json")
     _open_through_dialog(qtbot, win, scene_model_file, labels=labels, preprocess="unit")
-    menu = win.recent_models_menu
+    menu = win.models.recent_menu
     assert menu in [a.menu() for a in win.findChild(QMenu, "modelMenu").actions()]
     menu.refresh()  # what opening the menu does
     entries = menu.model_actions()

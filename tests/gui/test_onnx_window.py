@@ -98,7 +98,7 @@ def test_layout_and_preprocessing_are_chosen_in_the_dialog_and_remembered(win, q
     info = win.controller.model_info
     assert (info.name, info.preprocess, info.input_size) == ("tiny.onnx", "torch", (3, 3))
     assert ("ONNX input", "image [?, 3, 3, 3] float, NCHW") in info.facts
-    summary = win.show_model_summary()
+    summary = win.models.show_summary()
     rows = {row[0]: row for row in summary.layer_rows()}
     assert rows["Total"][3] == f"{sum(a.size for a in onnx_models.conv_weights()):,}"
     assert rows["Conv"][1] == "1 node" and rows["Conv"][4] == "—"
@@ -117,7 +117,7 @@ def test_layout_and_preprocessing_are_chosen_in_the_dialog_and_remembered(win, q
 def _open(qtbot, window, path, layout=None, preprocess=None, seen=None):
     """Model ▸ Open model…, filled in and confirmed as a person would."""
     def fill():
-        dialog = window.model_dialog
+        dialog = window.models.model_dialog
         dialog.set_model(str(path))
         if seen is not None:
             seen["filled"] = (dialog.layout_combo.currentData(), dialog.preprocess_combo.currentData(),

@@ -20,20 +20,20 @@ def test_sanity_check_shows_the_strip_and_restores_the_model(window, qtbot, imag
     window.explain(entry)
     wait_until_done(qtbot, window, [entry])
     before = _weights(window)
-    assert window.sanity_action.isEnabled()
-    assert window.sanity_action.shortcut().toString() == SANITY_SHORTCUT
+    assert window.sanity.action.isEnabled()
+    assert window.sanity.action.shortcut().toString() == SANITY_SHORTCUT
     assert "Sanity check" in [a.text().replace("&", "") for m in window.menuBar().actions()
                               if m.menu() for a in m.menu().actions()]
 
     progress = []
     window.controller.sanityProgress.connect(lambda job: progress.append((job.done, job.total)))
     with qtbot.waitSignal(window.controller.sanityFinished, timeout=120_000) as finished:
-        window.sanity_action.trigger()
-        assert not window.sanity_action.isEnabled()  # one check at a time
+        window.sanity.action.trigger()
+        assert not window.sanity.action.isEnabled()  # one check at a time
     (job,) = finished.args
     assert job.state == "done" and set(job.results) == {"lime"}
     assert progress and [d for d, _ in progress] == sorted(d for d, _ in progress)
-    view = window.sanity_view
+    view = window.sanity.view
     assert view.isVisible() and "weights are the model's own again" in view.status.text()
     # The strip: the original map, then the known-answer model's one layer randomised.
     result = job.results["lime"]
@@ -41,7 +41,7 @@ def test_sanity_check_shows_the_strip_and_restores_the_model(window, qtbot, imag
     titles = [ax.get_title() for ax in view.canvas.figure.axes if ax.title.get_gid() == "sanity-step"]
     assert titles == [f"random to decision\nρ {result['spearman'][0][k]:.2f} · SSIM {result['ssim'][0][k]:.2f}"]
     assert all(np.array_equal(a, b) for a, b in zip(before, _weights(window)))
-    assert window.sanity_action.isEnabled()
+    assert window.sanity.action.isEnabled()
 
     # Exporting the image's maps writes the check too, as ``explain --sanity --out`` does.
     written = window.export_maps(tmp_path / "with")
@@ -64,11 +64,11 @@ def test_sanity_check_can_be_cancelled(window, qtbot, image_folder):
     wait_until_done(qtbot, window, [entry])
     first = entry.results["lime"]
     with qtbot.waitSignal(window.controller.sanityProgress, timeout=120_000):
-        job = window.sanity_check()
+        job = window.sanity.check()
     with qtbot.waitSignal(window.controller.sanityFinished, timeout=30_000):
-        window.sanity_view.cancel.click()
+        window.sanity.view.cancel.click()
     assert job.state == "cancelled" and job.results == {}
-    assert "Cancelled" in window.sanity_view.status.text()
+    assert "Cancelled" in window.sanity.view.status.text()
     # The engine runs one thing at a time: once the next explanation is done, the cancelled
     # check has unwound, and the model answers as before it (same seed, same map).
     window.explain(entry)
