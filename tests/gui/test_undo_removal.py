@@ -39,6 +39,8 @@ def test_delete_then_undo_puts_the_image_back_with_its_results_in_its_row(window
     edit_menu = window.menuBar().findChild(QMenu, "editMenu")
     assert edit_menu.actions()[0] is window.undo_action
 
+    window.activateWindow()  # a window shown by an earlier test may hold the keyboard
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # Ctrl+Z
 
     assert window.image_list.keys() == [noise.key, region.key, flipped.key]
