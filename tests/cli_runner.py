@@ -1,8 +1,10 @@
 """Run ``main.main(argv)`` in this process, as ``python main.py ARGS`` would run in a new one.
 
 A new Python process costs seconds before the command does anything (Python, TensorFlow and
-Keras imports); the command-line tests run dozens of commands, so most of them run here and
-keep exactly one real subprocess per command (see tests/cli) for ``main.py`` itself.
+Keras imports); the command-line tests run dozens of commands, so most of them run here.
+Real subprocesses (``run_process``) stay where a process of its own is the point: one
+end-to-end run each of predict, explain, evaluate and batch, signals, kill -9, and state a
+process keeps once set (each such test says why).
 
 What a separate process would give for free is done by hand: its own stdout/stderr, cwd,
 environment, argv, signal handlers, warning filters and logging set-up, all put back after
