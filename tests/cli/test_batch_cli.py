@@ -1,4 +1,9 @@
-"""``batch`` as a user runs it: killed with SIGKILL mid-run, run again, the report in a browser."""
+"""``batch`` as a user runs it: killed with SIGKILL mid-run, run again, the report in a browser.
+
+Real subprocesses, unlike most command-line tests (tests/cli_runner.py): a process must die
+mid-run and a new one resume from what it left; this is also ``batch``'s one end-to-end run
+of ``python main.py``.
+"""
 
 import os
 import shutil

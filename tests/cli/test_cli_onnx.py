@@ -1,23 +1,14 @@
 """The command line with an ONNX model: explain with SHAP and LIME, gradient methods
-refused in one line, layouts that must be given, broken files. Real subprocesses."""
+refused in one line, layouts that must be given, broken files. Commands run in this process
+(tests/cli_runner.py)."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import onnx_models
 import pytest
+from cli_runner import run_main as run
 from PIL import Image
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(*args, timeout=300):
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)], capture_output=True,
-                          text=True, cwd=ROOT, env=dict(os.environ), timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -3,24 +3,14 @@ real model runs it: the head kind in the JSON, softmax applied once to logits, a
 model named by a 2-line labels file, Grad-CAM with ``--layer`` inside a nested model."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import real_model
+from cli_runner import run_main as run  # in this process: tests/cli_runner.py
 from PIL import Image
 
 pytestmark = pytest.mark.slow  # a trained network: seconds per test
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(*args, timeout=300):
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)], capture_output=True,
-                          text=True, cwd=ROOT, env=dict(os.environ), timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -1,22 +1,16 @@
 """The command line with a user's own model: evaluate, the images × classes grid with
-background-set SHAP, and SavedModel trust. Real subprocesses, real files."""
+background-set SHAP, and SavedModel trust. Real files; commands run in this process
+(tests/cli_runner.py) except the first evaluate, a real subprocess so ``python main.py
+evaluate`` itself stays covered."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import run_main as run
+from cli_runner import run_process
 from PIL import Image
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(*args, timeout=300):
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)], capture_output=True,
-                          text=True, cwd=ROOT, env=dict(os.environ), timeout=timeout)
 
 
 def error_lines(result):
@@ -51,8 +45,8 @@ def test_evaluate_writes_metrics_json_and_confusion_png(workspace, tmp_path):
     from engine.evaluate import evaluate_folder
     from engine.models import ModelSpec, load_classifier
 
-    result = run("evaluate", workspace / "data", *model_args(workspace), "--out", tmp_path / "eval",
-                 "--batch-size", "3")
+    result = run_process("evaluate", workspace / "data", *model_args(workspace), "--out", tmp_path / "eval",
+                         "--batch-size", "3")
     assert result.returncode == 0, result.stderr
     assert "accuracy" in result.stdout and "bright region" in result.stdout
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())

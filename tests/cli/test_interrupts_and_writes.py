@@ -1,5 +1,10 @@
 """Ctrl+C and SIGTERM mid-write and mid-download, closed or full standard output, and a
-trusted model with its own custom layer: the command line as a user meets them."""
+trusted model with its own custom layer: the command line as a user meets them.
+
+Real subprocesses, unlike most command-line tests (tests/cli_runner.py): signals and a closed
+pipe need a process of their own, and ``--custom-objects`` registers its layer with Keras for
+the rest of the process, so a refusal of that layer is only honest in a fresh one.
+"""
 
 from __future__ import annotations
 
