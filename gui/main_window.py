@@ -2,9 +2,11 @@
 
 It holds the per-image state (``ImageEntry``) and listens to the engine controller; every
 widget below only shows what it is given. Features with state of their own are objects it
-composes, each handed what it uses (``self.models``, ``self.comparison``, ``self.evaluation``,
-``self.sanity``), and ``_connect`` routes the controller's signals to them. Nothing here computes: predictions and
-explanations come from the engine thread, drawing is ``engine.render``'s job.
+composes, each handed what it uses (``self.models``, ``self.comparison``, ``self.grid``,
+``self.evaluation``, ``self.sanity``, ``self.stored_results``), and ``_connect`` routes the
+controller's signals to them; the menus and toolbar (``WindowChrome``) and adding images
+(``ImageIntake``) are still mixins. Nothing here computes: predictions and explanations come
+from the engine thread, drawing is ``engine.render``'s job.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from gui.engine_requests import ExplainJob, ModelFailure, ModelInfo, ModelReques
 from gui.evaluation_actions import EvaluationFeature
 from gui.evaluation_view import EvaluationView
 from gui.figure_canvas import warm_up_drawing
-from gui.grid_actions import GridActions
+from gui.grid_actions import GridFeature
 from gui.image_entry import ImageEntry
 from gui.image_intake import MESSAGE_MS, ImageIntake
 from gui.image_list import ImageList
@@ -62,7 +64,7 @@ LEFT_COLUMN_WIDTH = 310
 IMAGES_HEIGHT = 200
 
 
-class MainWindow(WindowChrome, ImageIntake, GridActions, QMainWindow):
+class MainWindow(WindowChrome, ImageIntake, QMainWindow):
     def __init__(self, model_request: ModelRequest | None = None, restore_layout: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("Image Explainer")
@@ -84,13 +86,14 @@ class MainWindow(WindowChrome, ImageIntake, GridActions, QMainWindow):
             results_view=self.results_view, image_list=self.image_list, entries=self.entries,
             show_entry=self._show_entry, report=self.report, fast_cpu_action=self.fast_cpu_action,
             recent_menu=self._recent_models_menu)
-        self._build_grid_actions()
+        self.grid.add_export_action(self._action, after=self.export_maps_action)
         self.evaluation = EvaluationFeature(
             self, self.central_tabs.page("evaluation"), self.controller, banner=self.banner, tabs=self.central_tabs,
             entries=self.entries, add_paths=self.add_paths, explain=self.explain,
             select_image=self.image_list.select_key, report=self.report, update_actions=self._update_actions,
-            mark_grid_stale=self.grid_view.mark_stale, make_action=self._action,
-            export_anchor=self.export_grid_action)
+            mark_grid_stale=self.grid.view.mark_stale, make_action=self._action,
+            export_anchor=self.grid.export_action)
+        self.grid.use_evaluation(self.evaluation)
         self.sanity = SanityFeature(self, self.controller, self.results_view, current_entry=self.current_entry,
                                     report=self.report, update_actions=self._update_actions,
                                     make_action=self._action)
@@ -110,6 +113,7 @@ class MainWindow(WindowChrome, ImageIntake, GridActions, QMainWindow):
 
     def _build_widgets(self) -> None:
         self.banner = Banner()
+        self.grid = GridFeature(self, self.entries, report=self.report)
         self.predictions_view = PredictionsView()
         self.results_view = ResultsView()
         self.progress_panel = ProgressPanel()
@@ -150,7 +154,7 @@ class MainWindow(WindowChrome, ImageIntake, GridActions, QMainWindow):
         page.addWidget(self.results_view.summary_label)
         self.central_tabs = CentralTabs({
             "explanations": ("Explanations", explanations, "The selected image: its classes and explanations"),
-            "grid": ("Grid", self._build_grid_view(), "Every explained image × its classes, one colour scale"),
+            "grid": ("Grid", self.grid.view, "Every explained image × its classes, one colour scale"),
             "evaluation": ("Evaluation", EvaluationView(),
                            "Accuracy and confusion matrix on a labelled folder"),
         })
@@ -186,14 +190,6 @@ class MainWindow(WindowChrome, ImageIntake, GridActions, QMainWindow):
         """Model ▸ Recent models, right below Open model…; the model feature opens the choice."""
         self._recent_models_menu = RecentModelsMenu(lambda entry: self.models.open_recent_model(entry), self)
         return self._recent_models_menu
-
-    # GridActions reads the last evaluation's true classes by these names.
-    @property
-    def evaluation_result(self):
-        return self.evaluation.result
-
-    def evaluation_truth(self) -> dict[str, str]:
-        return self.evaluation.truth()
 
     def _compare_action(self) -> QAction:
         # WindowChrome asks for View ▸ Compare methods by this name; the comparison feature owns it.
@@ -675,10 +671,10 @@ class MainWindow(WindowChrome, ImageIntake, GridActions, QMainWindow):
         self.cancel_all_action.setEnabled(self.controller.busy)
         self.export_figure_action.setEnabled(has_results)
         self.export_maps_action.setEnabled(has_results)
-        self.export_grid_action.setEnabled(any(e.results for e in self.entries.values()))
+        self.grid.export_action.setEnabled(any(e.results for e in self.entries.values()))
         self.evaluation.refresh_actions()
         self.sanity.refresh_action(has_results)
-        self.grid_view.mark_stale()  # results or the list may have changed; cheap when hidden
+        self.grid.view.mark_stale()  # results or the list may have changed; cheap when hidden
 
 
 def _escape(text: str) -> str:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from engine.images import fit_to_model, load_image
 from engine.models import Classifier
+from gui.grid_data import build_grid
 
 
 def make_labelled_folder(root, count=6, seed=3):
@@ -144,6 +145,13 @@ def test_explaining_from_a_cell_adds_the_images_and_explains_them(window, qtbot,
     assert window.central_tabs.current_page() == "explanations"
     wait_until_done(qtbot, window, entries)
     assert all(e.status == "done" and {"shap", "lime"} <= set(e.results) for e in entries)
+    # The Grid tab takes each image's true class from the evaluation.
+    truth = window.evaluation.truth()
+    assert window.grid.context()["known_truth"] == truth and truth
+    grid = build_grid(entries, "shap", 6, **window.grid.context())  # as the Grid tab builds it
+    for entry, label in zip(grid.keys, grid.row_labels):
+        path = str(window.entries[entry].path.resolve())
+        assert f"true: {truth[path]}" in label.splitlines()
 
     # Double-clicking an image already in the list explains it again rather than adding it twice.
     item = view.cell_list.item(0)

@@ -23,7 +23,7 @@ def colour_bars(figure):
 
 def test_two_explained_images_make_a_rows_by_columns_grid_with_one_colour_scale(window, qtbot, image_folder):
     entries = window.add_paths([image_folder / "region.png", image_folder / "flipped.png"])
-    grid = window.grid_view
+    grid = window.grid.view
     before = grid.rebuild_count
     for entry in entries:
         window.explain(entry)
@@ -64,25 +64,25 @@ def test_two_explained_images_make_a_rows_by_columns_grid_with_one_colour_scale(
 
 
 def test_export_writes_each_format_and_asks_before_replacing(window, qtbot, image_folder, tmp_path, monkeypatch):
-    assert window.export_grid(tmp_path / "nothing.png") is None  # nothing explained yet
+    assert window.grid.export(tmp_path / "nothing.png") is None  # nothing explained yet
     assert not (tmp_path / "nothing.png").exists()
     entries = window.add_paths([image_folder / "region.png", image_folder / "noise.png"])
     window.settings_panel.apply_overrides(methods="shap")
     for entry in entries:
         window.explain(entry)
     wait_until_done(qtbot, window, entries)
-    assert window.export_grid_action.isEnabled()
+    assert window.grid.export_action.isEnabled()
 
     png, pdf, svg = tmp_path / "grid.png", tmp_path / "grid.pdf", tmp_path / "grid.svg"
-    assert window.export_grid(png) == png and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert window.export_grid(pdf) == pdf and pdf.read_bytes()[:5] == b"%PDF-"
-    assert window.export_grid(svg) == svg and b"<svg" in svg.read_bytes()[:500]
+    assert window.grid.export(png) == png and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert window.grid.export(pdf) == pdf and pdf.read_bytes()[:5] == b"%PDF-"
+    assert window.grid.export(svg) == svg and b"<svg" in svg.read_bytes()[:500]
 
     asked = []
     monkeypatch.setattr(QMessageBox, "question",
                         staticmethod(lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.No))
     png.write_bytes(b"keep me")
-    assert window.export_grid(png) is None
+    assert window.grid.export(png) is None
     assert asked and png.read_bytes() == b"keep me"
 
 
@@ -96,7 +96,7 @@ def test_columns_are_the_classes_explained_and_the_legend_names_only_marks_shown
     assert len(set(explained)) == 2  # the flipped picture's top class is the other one
 
     window.central_tabs.show_page("grid")
-    grid = window.grid_view
+    grid = window.grid.view
     qtbot.waitUntil(lambda: grid.data is not None and grid.data.shape == (2, 2), timeout=10_000)
     assert sorted(grid.data.classes) == sorted(explained)  # each image's own class, nothing else
     legend = grid.canvas.figure.get_suptitle()
