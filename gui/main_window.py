@@ -2,10 +2,10 @@
 
 It holds the per-image state (``ImageEntry``) and listens to the engine controller; every
 widget below only shows what it is given. Features with state of their own are objects it
-composes, each handed what it uses (``self.models``, ``self.comparison``, ``self.grid``,
-``self.evaluation``, ``self.sanity``, ``self.stored_results``), and ``_connect`` routes the
-controller's signals to them; the menus and toolbar (``WindowChrome``) and adding images
-(``ImageIntake``) are still mixins. Nothing here computes: predictions and explanations come
+composes, each handed what it uses (``self.intake``, ``self.models``, ``self.comparison``,
+``self.grid``, ``self.evaluation``, ``self.sanity``, ``self.stored_results``), and ``_connect``
+routes the controller's signals to them; the menus and toolbar (``WindowChrome``) are still a
+mixin. Nothing here computes: predictions and explanations come
 from the engine thread, drawing is ``engine.render``'s job.
 """
 
@@ -38,7 +38,7 @@ from gui.evaluation_view import EvaluationView
 from gui.figure_canvas import warm_up_drawing
 from gui.grid_actions import GridFeature
 from gui.image_entry import ImageEntry
-from gui.image_intake import MESSAGE_MS, ImageIntake
+from gui.image_intake import MESSAGE_MS, IntakeFeature
 from gui.image_list import ImageList
 from gui.model_actions import ModelFeature, model_name
 from gui.model_info import backend_text, backend_tooltip
@@ -64,7 +64,7 @@ LEFT_COLUMN_WIDTH = 310
 IMAGES_HEIGHT = 200
 
 
-class MainWindow(WindowChrome, ImageIntake, QMainWindow):
+class MainWindow(WindowChrome, QMainWindow):
     def __init__(self, model_request: ModelRequest | None = None, restore_layout: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("Image Explainer")
@@ -74,13 +74,18 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         self.entries: dict[int, ImageEntry] = {}
         self._latest_job: dict[int, int] = {}  # image key -> id of its newest job
         self._preview_unsupported: dict[str, int] = {}  # preview method -> model generation it failed on
-        self._clipboard_count = 0
         self.controller = EngineController(self)
-        self._build_intake()
         self._build_widgets()
+        # ``report`` is looked up on each call: whatever watches the window's reports sees
+        # the intake's too (the tests that count them replace ``window.report``).
+        self.intake = IntakeFeature(
+            self, self.controller, self.entries, image_list=self.image_list, results_view=self.results_view,
+            banner=self.banner, report=lambda *a, **k: self.report(*a, **k), show_entry=self._show_entry,
+            update_actions=self._update_actions, forget_job=lambda key: self._latest_job.pop(key, None))
         self.comparison = ComparisonFeature(self, self.results_view, add_to_result=self._add_to_result)
         self._build_actions()
         self._build_menus_and_toolbar()
+        self.intake.use_undo_action(self.undo_action)
         self.models = ModelFeature(
             self, self.controller, self.model_request, banner=self.banner, settings_panel=self.settings_panel,
             results_view=self.results_view, image_list=self.image_list, entries=self.entries,
@@ -89,7 +94,7 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         self.grid.add_export_action(self._action, after=self.export_maps_action)
         self.evaluation = EvaluationFeature(
             self, self.central_tabs.page("evaluation"), self.controller, banner=self.banner, tabs=self.central_tabs,
-            entries=self.entries, add_paths=self.add_paths, explain=self.explain,
+            entries=self.entries, add_paths=self.intake.add_paths, explain=self.explain,
             select_image=self.image_list.select_key, report=self.report, update_actions=self._update_actions,
             mark_grid_stale=self.grid.view.mark_stale, make_action=self._action,
             export_anchor=self.grid.export_action)
@@ -172,6 +177,20 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         self.settings_dock = self._dock("Settings", self.settings_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.splitDockWidget(self.images_dock, self.settings_dock, Qt.Orientation.Vertical)
         self._docks_sized = False
+
+    def add_paths(self, paths) -> list[ImageEntry]:
+        """Files and folders, every image in before this returns (the command line, tests)."""
+        return self.intake.add_paths(paths)
+
+    # Qt calls these on the window itself; what a drag may bring in is the intake's call.
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        self.intake.drag_enter(event)
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        self.intake.drag_enter(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        self.intake.drop(event)
 
     # WindowChrome's Model menu calls these by name (built before the model feature is).
     def open_model_dialog(self) -> ModelRequest | None:
@@ -664,7 +683,7 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         self.explain_button.setToolTip(reason or "Explain the selected image (Ctrl+E)")
         self.remove_action.setEnabled(entry is not None)
         self.clear_action.setEnabled(bool(self.entries))
-        self.update_undo_action()
+        self.intake.update_undo_action()
         self.cancel_action.setEnabled(self.controller.running_job is not None
                                       or self.controller.evaluation is not None
                                       or self.controller.previews_pending_for("ig"))

@@ -31,20 +31,20 @@ class WindowChrome:
 
     def _build_actions(self) -> None:
         k = QKeySequence.StandardKey
-        self.open_action = self._action("&Open images…", self.open_files, k.Open, "Open one or more images")
-        self.open_folder_action = self._action("Open &folder…", self.open_folder, None,
+        self.open_action = self._action("&Open images…", self.intake.open_files, k.Open, "Open one or more images")
+        self.open_folder_action = self._action("Open &folder…", self.intake.open_folder, None,
                                                "Add every image in a folder")
         self.export_figure_action = self._action("&Export figure…", self.export_figure, k.Save,
                                                  "Save the current tab as PNG, SVG or PDF")
         self.export_maps_action = self._action("Export &maps…", self.export_maps, "Ctrl+Shift+S",
                                                "Save maps (NPZ), summaries (JSON) and PNGs")
         self.quit_action = self._action("&Quit", self.close, k.Quit, "Quit Image Explainer")
-        self.paste_action = self._action("&Paste image", self.paste, k.Paste,
+        self.paste_action = self._action("&Paste image", self.intake.paste, k.Paste,
                                          "Add the image on the clipboard")
-        self.remove_action = self._action("&Remove image", self.remove_current, k.Delete,
+        self.remove_action = self._action("&Remove image", self.intake.remove_current, k.Delete,
                                           "Remove the selected image from the list")
-        self.clear_action = self._action("&Clear list", self.clear_list, None, "Remove every image")
-        self.undo_action = self._action("&Undo", self.undo_removal, k.Undo,
+        self.clear_action = self._action("&Clear list", self.intake.clear_list, None, "Remove every image")
+        self.undo_action = self._action("&Undo", self.intake.undo_removal, k.Undo,
                                         "Bring back the images the last Remove or Clear took out")
         self.explain_action = self._action("&Explain", self.explain_current, "Ctrl+E",
                                            "Explain the current image")
@@ -85,7 +85,7 @@ class WindowChrome:
         for name, title in SAMPLES.items():
             action = samples.addAction(title)
             action.setData(name)
-            action.triggered.connect(lambda *_, n=name: self.open_sample(n))
+            action.triggered.connect(lambda *_, n=name: self.intake.open_sample(n))
         self.samples_menu = samples
         file_menu.addAction(self.open_model_action)
         file_menu.addSeparator()

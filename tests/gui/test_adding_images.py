@@ -75,7 +75,7 @@ def test_paste_image_from_clipboard(window, qtbot):
     image = QImage(40, 30, QImage.Format.Format_RGB888)
     image.fill(Qt.GlobalColor.darkCyan)
     QApplication.clipboard().setImage(image)
-    added = window.paste()
+    added = window.intake.paste()
     assert [e.name for e in added] == ["clipboard"]
     assert added[0].image.shape == (30, 40, 3)
     assert tuple(added[0].image[0, 0]) == (0, 128, 128)

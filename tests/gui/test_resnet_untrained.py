@@ -40,7 +40,7 @@ def test_status_bar_names_model_backend_and_untrained(resnet):
 
 
 def test_untrained_resnet_explains_with_both_methods(resnet, qtbot, image_folder):
-    chelsea = resnet.open_sample("chelsea")
+    chelsea = resnet.intake.open_sample("chelsea")
     (coffee,) = resnet.add_paths([image_folder / "coffee.jpg"])
     resnet.image_list.select_key(chelsea.key)
     qtbot.waitUntil(lambda: chelsea.predictions is not None, timeout=30_000)

@@ -64,11 +64,11 @@ def test_deleting_an_image_mid_job_cancels_it_and_undo_brings_back_the_finished_
     with qtbot.waitSignal(window.controller.resultReady, timeout=60_000,
                           check_params_cb=lambda job, e: e.method == "shap"):
         job = window.explain(entry)
-    window.remove_image(entry.key)
+    window.intake.remove_image(entry.key)
     qtbot.waitUntil(lambda: not window.controller.busy, timeout=30_000)
     assert job.state == "cancelled"
 
-    (back,) = window.undo_removal()
+    (back,) = window.intake.undo_removal()
 
     assert back is entry and set(entry.results) == {"shap"}  # LIME never finished
     assert entry.status == "cancelled" and window.image_list.status_text(entry.key) == "cancelled"
@@ -126,21 +126,21 @@ def test_clear_without_results_asks_nothing(window, image_folder, monkeypatch):
 
 def test_undo_goes_back_one_removal_at_a_time(window, image_folder):
     noise, region, flipped = window.add_paths([image_folder / n for n in ("noise.png", "region.png", "flipped.png")])
-    window.remove_image(noise.key)
-    window.remove_image(flipped.key)
+    window.intake.remove_image(noise.key)
+    window.intake.remove_image(flipped.key)
     assert _undo_text(window) == "Undo Delete flipped.png"
-    window.undo_removal()
+    window.intake.undo_removal()
     assert window.image_list.keys() == [region.key, flipped.key]
     assert _undo_text(window) == "Undo Delete noise.png"
-    window.undo_removal()
+    window.intake.undo_removal()
     assert window.image_list.keys() == [noise.key, region.key, flipped.key]
 
 
 def test_an_image_opened_again_is_not_brought_back_twice(window, image_folder):
     (noise,) = window.add_paths([image_folder / "noise.png"])
-    window.remove_image(noise.key)
+    window.intake.remove_image(noise.key)
     (again,) = window.add_paths([image_folder / "noise.png"])
-    assert window.undo_removal() == []
+    assert window.intake.undo_removal() == []
     assert list(window.entries) == [again.key]
     assert "noise.png already in the list" in window.statusBar().currentMessage()
 
@@ -176,11 +176,11 @@ def test_what_undo_says(n, text):
 
 def test_results_of_another_model_are_not_brought_back(window, qtbot, image_folder):
     noise, region, flipped = _explained(window, qtbot, image_folder)
-    window.remove_image(region.key)
-    window.removal_history.peek().model_generation = -1  # as if another model had loaded since
+    window.intake.remove_image(region.key)
+    window.intake.removal_history.peek().model_generation = -1  # as if another model had loaded since
     with qtbot.waitSignal(window.controller.predictionsReady, timeout=30_000,
                           check_params_cb=lambda key, _: key == region.key):
-        window.undo_removal()  # predicted again by the model in use
+        window.intake.undo_removal()  # predicted again by the model in use
     assert region.results == {} and region.status == "ready"
     assert window.results_view.tabs_for(region.key) is None
     assert region.predictions
@@ -190,7 +190,7 @@ def test_a_preview_s_progress_does_not_hide_the_undo_hint(window, image_folder):
     from types import SimpleNamespace
 
     noise, region = window.add_paths([image_folder / "noise.png", image_folder / "region.png"])
-    window.remove_image(noise.key)
+    window.intake.remove_image(noise.key)
     window.controller.previewProgress.emit(SimpleNamespace(image_key=region.key), 3, 10)
     assert window.statusBar().currentMessage() == "Removed noise.png — Ctrl+Z to undo"
     window.statusBar().clearMessage()
