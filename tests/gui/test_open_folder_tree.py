@@ -34,7 +34,7 @@ def _open_folder(window, qtbot, monkeypatch, folder):
     reports = []
     original = window.report
     monkeypatch.setattr(window, "report", lambda *a, **k: (reports.append(a[0]), original(*a, **k)))
-    window.open_folder_action.trigger()
+    window.chrome.open_folder_action.trigger()
     qtbot.waitUntil(lambda: not window.intake.loader.pending, timeout=60_000)
     return reports
 
@@ -120,7 +120,7 @@ def test_clear_stops_a_folder_that_is_still_loading(window, qtbot, monkeypatch, 
     for k in range(100):
         _image(root / f"i{k:03d}.png", size=(4, 4))
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(root)))
-    window.open_folder_action.trigger()
+    window.chrome.open_folder_action.trigger()
     assert window.intake.loader.pending and 0 < len(window.entries) < 100  # the first slice only
     window.intake.remove_all_images()
     qtbot.wait(50)  # event-loop turns in which later slices would have come in

@@ -23,21 +23,21 @@ def _explained(window, qtbot, image_folder):
 
 
 def _undo_text(window) -> str:
-    return plain(window.undo_action.text())
+    return plain(window.chrome.undo_action.text())
 
 
 def test_delete_then_undo_puts_the_image_back_with_its_results_in_its_row(window, qtbot, image_folder):
     noise, region, flipped = _explained(window, qtbot, image_folder)
     results, metrics = dict(region.results), dict(region.metrics)
-    assert not window.undo_action.isEnabled() and _undo_text(window) == "Undo"
+    assert not window.chrome.undo_action.isEnabled() and _undo_text(window) == "Undo"
 
-    window.remove_action.trigger()
+    window.chrome.remove_action.trigger()
 
     assert window.image_list.keys() == [noise.key, flipped.key] and region.key not in window.entries
     assert window.statusBar().currentMessage() == "Removed region.png — Ctrl+Z to undo"
-    assert window.undo_action.isEnabled() and _undo_text(window) == "Undo Delete region.png"
+    assert window.chrome.undo_action.isEnabled() and _undo_text(window) == "Undo Delete region.png"
     edit_menu = window.menuBar().findChild(QMenu, "editMenu")
-    assert edit_menu.actions()[0] is window.undo_action
+    assert edit_menu.actions()[0] is window.chrome.undo_action
 
     window.activateWindow()  # a window shown by an earlier test may hold the keyboard
     qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
@@ -54,7 +54,7 @@ def test_delete_then_undo_puts_the_image_back_with_its_results_in_its_row(window
     assert tabs.count() == 2 and tabs.currentIndex() == 1
     assert window.results_view.current_tabs() is tabs  # its tabs are on screen again
     assert window.statusBar().currentMessage() == "Brought back region.png"
-    assert not window.undo_action.isEnabled() and _undo_text(window) == "Undo"
+    assert not window.chrome.undo_action.isEnabled() and _undo_text(window) == "Undo"
 
 
 def test_deleting_an_image_mid_job_cancels_it_and_undo_brings_back_the_finished_method(
@@ -94,7 +94,7 @@ def test_clear_with_results_asks_first_and_undo_brings_every_image_back(window, 
     keys = [noise.key, region.key, flipped.key]
 
     question = FakeQuestion(monkeypatch, QMessageBox.StandardButton.Cancel)
-    window.clear_action.trigger()
+    window.chrome.clear_action.trigger()
     assert len(question.boxes) == 1
     text, cancel_is_default = question.boxes[0]
     assert "Remove all 3 images" in text and "1 of them has explanations" in text
@@ -102,12 +102,12 @@ def test_clear_with_results_asks_first_and_undo_brings_every_image_back(window, 
     assert window.image_list.keys() == keys  # Cancel: nothing removed
 
     question.answer = QMessageBox.StandardButton.Yes
-    window.clear_action.trigger()
+    window.chrome.clear_action.trigger()
     assert window.image_list.count() == 0 and not window.entries
     assert window.statusBar().currentMessage() == "Removed 3 images — Ctrl+Z to undo"
     assert _undo_text(window) == "Undo Clear (3 images)"
 
-    window.undo_action.trigger()
+    window.chrome.undo_action.trigger()
 
     assert window.image_list.keys() == keys and list(window.entries) == keys
     assert set(region.results) == {"shap", "lime"}
@@ -119,7 +119,7 @@ def test_clear_with_results_asks_first_and_undo_brings_every_image_back(window, 
 def test_clear_without_results_asks_nothing(window, image_folder, monkeypatch):
     question = FakeQuestion(monkeypatch, QMessageBox.StandardButton.Cancel)
     window.add_paths([image_folder / "noise.png", image_folder / "flipped.png"])
-    window.clear_action.trigger()
+    window.chrome.clear_action.trigger()
     assert question.boxes == [] and not window.entries
     assert _undo_text(window) == "Undo Clear (2 images)"
 
