@@ -31,8 +31,8 @@ class CentralTabs(QTabWidget):
         return self.widget(self._names.index(name))
 
 
-def add_page_actions(window, tabs: CentralTabs) -> list:
-    """View ▸ one action per page, Ctrl+1, Ctrl+2, …; ``window._action`` makes them."""
+def add_page_actions(window, tabs: CentralTabs, make_action) -> list:
+    """View ▸ one action per page, Ctrl+1, Ctrl+2, …; ``make_action`` makes them."""
     from gui.menu_lookup import menu_named
 
     view_menu = menu_named(window, "&View")
@@ -40,8 +40,8 @@ def add_page_actions(window, tabs: CentralTabs) -> list:
     actions = []
     for number, name in enumerate(tabs.names, start=1):
         title = tabs.tabText(number - 1)
-        action = window._action(f"{title} tab", lambda n=name: tabs.show_page(n), f"Ctrl+{number}",
-                                f"Show the {title} tab")
+        action = make_action(f"{title} tab", lambda n=name: tabs.show_page(n), f"Ctrl+{number}",
+                             f"Show the {title} tab")
         view_menu.insertAction(first, action)
         actions.append(action)
     view_menu.insertSeparator(first)

@@ -2,11 +2,11 @@
 
 It holds the per-image state (``ImageEntry``) and listens to the engine controller; every
 widget below only shows what it is given. Features with state of their own are objects it
-composes, each handed what it uses (``self.models``, ``self.comparison``, ``self.grid``,
-``self.evaluation``, ``self.sanity``, ``self.stored_results``), and ``_connect`` routes the
-controller's signals to them; the menus and toolbar (``WindowChrome``) and adding images
-(``ImageIntake``) are still mixins. Nothing here computes: predictions and explanations come
-from the engine thread, drawing is ``engine.render``'s job.
+composes, each handed what it uses (``self.intake``, ``self.models``, ``self.comparison``,
+``self.grid``, ``self.evaluation``, ``self.sanity``, ``self.stored_results``), and ``_connect``
+routes the controller's signals to them. The actions, menus, toolbar and status bar labels are
+``self.chrome`` (``WindowChrome``), handed what each action calls. Nothing here computes:
+predictions and explanations come from the engine thread, drawing is ``engine.render``'s job.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -38,7 +37,7 @@ from gui.evaluation_view import EvaluationView
 from gui.figure_canvas import warm_up_drawing
 from gui.grid_actions import GridFeature
 from gui.image_entry import ImageEntry
-from gui.image_intake import MESSAGE_MS, ImageIntake
+from gui.image_intake import MESSAGE_MS, IntakeFeature
 from gui.image_list import ImageList
 from gui.model_actions import ModelFeature, model_name
 from gui.model_info import backend_text, backend_tooltip
@@ -52,7 +51,7 @@ from gui.settings_panel import SettingsPanel
 from gui.settings_store import METHOD_CHOICES, open_settings
 from gui.stored_results import StoredResultsActions
 from gui.weights_dialog import WeightsAssistant
-from gui.window_chrome import WindowChrome
+from gui.window_chrome import ChromeSlots, WindowChrome
 from gui.window_size import fit_to_screen
 
 DEFAULT_SIZE = (1400, 900)
@@ -64,7 +63,7 @@ LEFT_COLUMN_WIDTH = 310
 IMAGES_HEIGHT = 200
 
 
-class MainWindow(WindowChrome, ImageIntake, QMainWindow):
+class MainWindow(QMainWindow):
     def __init__(self, model_request: ModelRequest | None = None, restore_layout: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("Image Explainer")
@@ -74,32 +73,42 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         self.entries: dict[int, ImageEntry] = {}
         self._latest_job: dict[int, int] = {}  # image key -> id of its newest job
         self._preview_unsupported: dict[str, int] = {}  # preview method -> model generation it failed on
-        self._clipboard_count = 0
         self.controller = EngineController(self)
-        self._build_intake()
         self._build_widgets()
+        # ``report`` is looked up on each call: whatever watches the window's reports sees
+        # the intake's too (the tests that count them replace ``window.report``).
+        self.intake = IntakeFeature(
+            self, self.controller, self.entries, image_list=self.image_list, results_view=self.results_view,
+            banner=self.banner, report=lambda *a, **k: self.report(*a, **k), show_entry=self._show_entry,
+            update_actions=self._update_actions, forget_job=lambda key: self._latest_job.pop(key, None))
         self.comparison = ComparisonFeature(self, self.results_view, add_to_result=self._add_to_result)
-        self._build_actions()
-        self._build_menus_and_toolbar()
+        self._recent_models_menu = RecentModelsMenu(lambda entry: self.models.open_recent_model(entry), self)
+        self.chrome = WindowChrome(self, self._chrome_slots(), compare_action=self.comparison.action,
+                                   recent_models_menu=self._recent_models_menu,
+                                   docks=[self.images_dock, self.settings_dock],
+                                   fast_cpu_on=self.model_request.precision == "bfloat16")
+        self.explain_button.clicked.connect(self.explain_current)
+        self.explain_all_button.clicked.connect(self.explain_all)
+        self.intake.use_undo_action(self.chrome.undo_action)
         self.models = ModelFeature(
             self, self.controller, self.model_request, banner=self.banner, settings_panel=self.settings_panel,
             results_view=self.results_view, image_list=self.image_list, entries=self.entries,
-            show_entry=self._show_entry, report=self.report, fast_cpu_action=self.fast_cpu_action,
+            show_entry=self._show_entry, report=self.report, fast_cpu_action=self.chrome.fast_cpu_action,
             recent_menu=self._recent_models_menu)
-        self.grid.add_export_action(self._action, after=self.export_maps_action)
+        self.grid.add_export_action(self.chrome.make_action, after=self.chrome.export_maps_action)
         self.evaluation = EvaluationFeature(
             self, self.central_tabs.page("evaluation"), self.controller, banner=self.banner, tabs=self.central_tabs,
-            entries=self.entries, add_paths=self.add_paths, explain=self.explain,
+            entries=self.entries, add_paths=self.intake.add_paths, explain=self.explain,
             select_image=self.image_list.select_key, report=self.report, update_actions=self._update_actions,
-            mark_grid_stale=self.grid.view.mark_stale, make_action=self._action,
+            mark_grid_stale=self.grid.view.mark_stale, make_action=self.chrome.make_action,
             export_anchor=self.grid.export_action)
         self.grid.use_evaluation(self.evaluation)
         self.sanity = SanityFeature(self, self.controller, self.results_view, current_entry=self.current_entry,
                                     report=self.report, update_actions=self._update_actions,
-                                    make_action=self._action)
-        add_page_actions(self, self.central_tabs)
+                                    make_action=self.chrome.make_action)
+        add_page_actions(self, self.central_tabs, self.chrome.make_action)
         self.stored_results = StoredResultsActions(self, self.controller)
-        self._build_status_bar()
+        self.chrome.build_status_bar()
         self._connect()
         self.resize(*DEFAULT_SIZE)
         self._restored = False
@@ -173,27 +182,33 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         self.splitDockWidget(self.images_dock, self.settings_dock, Qt.Orientation.Vertical)
         self._docks_sized = False
 
-    # WindowChrome's Model menu calls these by name (built before the model feature is).
-    def open_model_dialog(self) -> ModelRequest | None:
-        return self.models.open_model_dialog()
+    def add_paths(self, paths) -> list[ImageEntry]:
+        """Files and folders, every image in before this returns (the command line, tests)."""
+        return self.intake.add_paths(paths)
 
-    def use_resnet50(self) -> None:
-        self.models.use_resnet50()
+    # Qt calls these on the window itself; what a drag may bring in is the intake's call.
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        self.intake.drag_enter(event)
 
-    def show_model_summary(self):
-        return self.models.show_summary()
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        self.intake.drag_enter(event)
 
-    def toggle_fast_cpu(self) -> None:
-        self.models.toggle_fast_cpu()
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        self.intake.drop(event)
 
-    def _build_recent_models(self) -> RecentModelsMenu:
-        """Model ▸ Recent models, right below Open model…; the model feature opens the choice."""
-        self._recent_models_menu = RecentModelsMenu(lambda entry: self.models.open_recent_model(entry), self)
-        return self._recent_models_menu
-
-    def _compare_action(self) -> QAction:
-        # WindowChrome asks for View ▸ Compare methods by this name; the comparison feature owns it.
-        return self.comparison.action
+    def _chrome_slots(self) -> ChromeSlots:
+        # Lambdas where the feature is made after the actions (the model feature needs them).
+        return ChromeSlots(
+            open_files=self.intake.open_files, open_folder=self.intake.open_folder,
+            open_sample=self.intake.open_sample, export_figure=self.export_figure, export_maps=self.export_maps,
+            quit=self.close, paste=self.intake.paste, remove_current=self.intake.remove_current,
+            clear_list=self.intake.clear_list, undo_removal=self.intake.undo_removal,
+            explain_current=self.explain_current, explain_all=self.explain_all,
+            cancel_current=self.cancel_current, cancel_all=self.controller.cancel_all,
+            next_tab=lambda: self.results_view.step_tab(1), previous_tab=lambda: self.results_view.step_tab(-1),
+            open_model=lambda: self.models.open_model_dialog(), use_resnet50=lambda: self.models.use_resnet50(),
+            show_model_summary=lambda: self.models.show_summary(),
+            toggle_fast_cpu=lambda: self.models.toggle_fast_cpu())
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -373,20 +388,20 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
     def _on_model_loading(self, what: str) -> None:
         self._update_actions()
         self.progress_panel.model_loading(model_name(what))
-        self.model_label.setText("Loading model…")
-        self.backend_label.setText("")
-        self.untrained_label.hide()
+        self.chrome.model_label.setText("Loading model…")
+        self.chrome.backend_label.setText("")
+        self.chrome.untrained_label.hide()
 
     def _on_model_ready(self, info: ModelInfo) -> None:
         self.progress_panel.model_loaded(True)
         self.settings_panel.set_gradients_available(info.supports_gradients, info.gradient_note)
         self._update_actions()
-        self.model_label.setText(info.label)
-        self.model_label.setToolTip(f"input {info.input_size[0]}×{info.input_size[1]}, "
+        self.chrome.model_label.setText(info.label)
+        self.chrome.model_label.setToolTip(f"input {info.input_size[0]}×{info.input_size[1]}, "
                                     f"{info.num_classes} classes")
-        self.backend_label.setText(backend_text(info))
-        self.backend_label.setToolTip(backend_tooltip(info))
-        self.untrained_label.setVisible(info.untrained)
+        self.chrome.backend_label.setText(backend_text(info))
+        self.chrome.backend_label.setToolTip(backend_tooltip(info))
+        self.chrome.untrained_label.setVisible(info.untrained)
         self.banner.dismiss("model")
         self.statusBar().showMessage(f"Model ready: {info.label}", MESSAGE_MS)
         self._show_entry(self.image_list.current_key())
@@ -401,9 +416,9 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         self.progress_panel.model_loaded(failure.previous is not None)
         self._update_actions()
         previous = failure.previous  # the model still in use, if any
-        self.model_label.setText(previous.label if previous is not None else "No model")
+        self.chrome.model_label.setText(previous.label if previous is not None else "No model")
         if previous is not None:  # "Loading model…" cleared it
-            self.backend_label.setText(backend_text(previous))
+            self.chrome.backend_label.setText(backend_text(previous))
         if self.models.explain_failure(failure):  # a model file (gui.model_actions says why)
             self._show_entry(self.image_list.current_key())
             return
@@ -524,7 +539,7 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
                 self.statusBar().showMessage(f"Integrated Gradients preview of {entry.name}: "
                                              f"{done * 100 // max(1, total)}% (Esc stops it)", MESSAGE_MS)
             self.progress_panel.preview_progress(entry.name, done, total)
-        if not self.cancel_action.isEnabled():
+        if not self.chrome.cancel_action.isEnabled():
             self._update_actions()
 
     def _on_preview_setting(self, name: str) -> None:
@@ -656,21 +671,22 @@ class MainWindow(WindowChrome, ImageIntake, QMainWindow):
         # A job waits for a model that is loading; with none loaded or coming it would wait forever.
         no_model = self.controller.model_state in ("idle", "failed")
         reason = NO_MODEL_REASON if no_model else ""
-        for widget, enabled in ((self.explain_action, entry is not None), (self.explain_button, entry is not None),
-                                (self.explain_all_action, bool(self.entries)),
+        chrome = self.chrome
+        for widget, enabled in ((chrome.explain_action, entry is not None), (self.explain_button, entry is not None),
+                                (chrome.explain_all_action, bool(self.entries)),
                                 (self.explain_all_button, bool(self.entries))):
             widget.setEnabled(enabled and not no_model)
             widget.setStatusTip(reason)
         self.explain_button.setToolTip(reason or "Explain the selected image (Ctrl+E)")
-        self.remove_action.setEnabled(entry is not None)
-        self.clear_action.setEnabled(bool(self.entries))
-        self.update_undo_action()
-        self.cancel_action.setEnabled(self.controller.running_job is not None
-                                      or self.controller.evaluation is not None
-                                      or self.controller.previews_pending_for("ig"))
-        self.cancel_all_action.setEnabled(self.controller.busy)
-        self.export_figure_action.setEnabled(has_results)
-        self.export_maps_action.setEnabled(has_results)
+        chrome.remove_action.setEnabled(entry is not None)
+        chrome.clear_action.setEnabled(bool(self.entries))
+        self.intake.update_undo_action()
+        chrome.cancel_action.setEnabled(self.controller.running_job is not None
+                                        or self.controller.evaluation is not None
+                                        or self.controller.previews_pending_for("ig"))
+        chrome.cancel_all_action.setEnabled(self.controller.busy)
+        chrome.export_figure_action.setEnabled(has_results)
+        chrome.export_maps_action.setEnabled(has_results)
         self.grid.export_action.setEnabled(any(e.results for e in self.entries.values()))
         self.evaluation.refresh_actions()
         self.sanity.refresh_action(has_results)

@@ -42,9 +42,9 @@ def wait_until_ready(qtbot, window, timeout=120_000) -> None:
 def reset(window, qtbot) -> None:
     window.controller.cancel_all()
     qtbot.waitUntil(lambda: not window.controller.busy, timeout=60_000)
-    window.remove_all_images()
-    window.removal_history.clear()  # each test starts with nothing to undo
-    window.update_undo_action()
+    window.intake.remove_all_images()
+    window.intake.removal_history.clear()  # each test starts with nothing to undo
+    window.intake.update_undo_action()
     window.banner.dismiss()
 
 

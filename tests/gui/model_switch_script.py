@@ -63,7 +63,7 @@ wait("wrong weights file: refused", lambda: controller.model_state == "failed"
 
 window.settings_panel.apply_overrides(methods="shap", classes=1, shap_max_evals=300, shap_batch_size=20,
                                       preview_ig=False)
-chelsea = window.open_sample("chelsea")
+chelsea = window.intake.open_sample("chelsea")
 window.explain(chelsea)
 wait("explain: queued", lambda: chelsea.status == "queued", 10)
 window.weights.use_untrained()

@@ -75,7 +75,7 @@ def test_paste_image_from_clipboard(window, qtbot):
     image = QImage(40, 30, QImage.Format.Format_RGB888)
     image.fill(Qt.GlobalColor.darkCyan)
     QApplication.clipboard().setImage(image)
-    added = window.paste()
+    added = window.intake.paste()
     assert [e.name for e in added] == ["clipboard"]
     assert added[0].image.shape == (30, 40, 3)
     assert tuple(added[0].image[0, 0]) == (0, 128, 128)
@@ -84,7 +84,7 @@ def test_paste_image_from_clipboard(window, qtbot):
 
 @pytest.mark.parametrize("name", ["chelsea", "coffee", "astronaut", "rocket"])
 def test_open_sample_menu(window, name):
-    titles = {a.data(): a for a in window.samples_menu.actions()}
+    titles = {a.data(): a for a in window.chrome.samples_menu.actions()}
     assert name in titles
     titles[name].trigger()
     entry = window.current_entry()
@@ -97,5 +97,5 @@ def test_file_open_dialog_multi_select(window, image_folder, monkeypatch):
 
     picked = [str(image_folder / "noise.png"), str(image_folder / "flipped.png")]
     monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a, **k: (picked, "")))
-    window.open_action.trigger()
+    window.chrome.open_action.trigger()
     assert [e.name for e in window.entries.values()] == ["noise", "flipped"]

@@ -40,7 +40,7 @@ def test_cancel_stops_within_one_batch_and_the_next_job_runs(window, qtbot, imag
     with qtbot.waitSignal(window.controller.jobProgress, timeout=60_000,
                           check_params_cb=lambda j: j.done > 0):
         pass
-    assert entry.status == "explaining" and window.cancel_action.isEnabled()
+    assert entry.status == "explaining" and window.chrome.cancel_action.isEnabled()
     assert "%" in window.image_list.status_text(entry.key)
     window.activateWindow()
     with qtbot.waitSignal(window.controller.jobCancelled, timeout=30_000) as cancelled:

@@ -183,7 +183,7 @@ def test_cancel_stops_the_evaluation_within_a_batch(window, qtbot, labelled_fold
         job = window.evaluation.evaluate_folder(labelled_folder, batch_size=2)
     qtbot.waitUntil(lambda: len(batches) == 2, timeout=30_000)  # the engine is inside batch 2
     assert view.progress.isVisible() and view.cancel_button.isVisible()
-    assert window.cancel_action.isEnabled() and window.controller.busy
+    assert window.chrome.cancel_action.isEnabled() and window.controller.busy
 
     with qtbot.waitSignal(worker.evaluationCancelled, timeout=30_000):
         qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)

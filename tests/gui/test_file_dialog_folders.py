@@ -123,7 +123,7 @@ def test_the_folders_survive_a_new_launch(qapp, clean_settings, monkeypatch, tmp
 def test_the_window_remembers_the_images_folder(window, qtbot, monkeypatch, image_folder):
     dialogs = FakeDialogs(monkeypatch)
     dialogs.answer = str(image_folder / "region.png")
-    window.open_files()
+    window.intake.open_files()
     dialogs.answer = ""
-    window.open_folder()
+    window.intake.open_folder()
     assert dialogs.starts[-1] == str(image_folder)

@@ -59,7 +59,7 @@ def test_two_explained_images_make_a_rows_by_columns_grid_with_one_colour_scale(
     assert "LIME" in colour_bars(grid.canvas.figure)[0].get_xlabel()
 
     # A removed image leaves the grid while it is on screen.
-    window.remove_image(entries[1].key)
+    window.intake.remove_image(entries[1].key)
     qtbot.waitUntil(lambda: grid.data is not None and grid.data.shape == (1, 2), timeout=5_000)
 
 

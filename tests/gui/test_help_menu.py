@@ -28,7 +28,7 @@ def test_f1_opens_every_shortcut_of_the_window(window, qtbot):
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
     qtbot.keyClick(window, Qt.Key.Key_F1)
-    dialog = window.shortcuts_dialog
+    dialog = window.chrome.shortcuts_dialog
     qtbot.waitUntil(dialog.isVisible, timeout=5_000)
     rows = dialog.rows()
     shown = {(action, keys) for _, action, keys in rows}
@@ -62,7 +62,7 @@ def test_about_shows_the_version_python_keras_and_qt(window, qtbot):
     help_menu = next(a.menu() for a in window.menuBar().actions() if a.menu() and "Help" in a.menu().title())
     about = next(a for a in help_menu.actions() if a.text().replace("&", "").startswith("About"))
     about.trigger()
-    dialog = window.about_dialog
+    dialog = window.chrome.about_dialog
     qtbot.waitUntil(dialog.isVisible, timeout=5_000)
     text = dialog.label.text()
     import keras

@@ -131,7 +131,7 @@ def test_ig_preview_on_the_known_answer_model_and_off_switch(window, qtbot, imag
     try:
         assert slow.cancel.cancelled and not window.controller.previews_pending
         # However it was stopped, Esc and the progress panel know it is over.
-        assert not window.cancel_action.isEnabled() and not window.progress_panel.cancel.isEnabled()
+        assert not window.chrome.cancel_action.isEnabled() and not window.progress_panel.cancel.isEnabled()
         assert "Preview stopped" in window.progress_panel.title.text()
         qtbot.wait(500)
         assert entry.results["ig"] is ig and len(ig_calls) == 1
@@ -220,13 +220,13 @@ def test_escape_stops_an_ig_preview_when_nothing_else_runs(window, qtbot, image_
         assert window.controller.running_job is None and window.controller.evaluation is None
         with qtbot.waitSignal(window.controller.previewProgress, timeout=30_000):
             pass  # the IG preview has begun
-        assert window.cancel_action.isEnabled() and window.cancel_action.shortcut().toString() == "Esc"
+        assert window.chrome.cancel_action.isEnabled() and window.chrome.cancel_action.shortcut().toString() == "Esc"
         panel = window.progress_panel
         qtbot.waitUntil(lambda: "Previewing" in panel.title.text(), timeout=5_000)
         assert panel.cancel.isEnabled() and "Integrated Gradients" in panel.bar.format()
-        window.cancel_action.trigger()
+        window.chrome.cancel_action.trigger()
         assert not window.controller.previews_pending_for("ig")
-        assert not window.cancel_action.isEnabled() and not panel.cancel.isEnabled()
+        assert not window.chrome.cancel_action.isEnabled() and not panel.cancel.isEnabled()
         assert "stopped" in window.statusBar().currentMessage() and "stopped" in panel.title.text()
         qtbot.wait(500)  # a batch in flight may end; its result must not land
         assert "ig" not in entry.results

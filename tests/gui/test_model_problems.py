@@ -71,13 +71,13 @@ def test_a_model_file_that_cannot_load_is_reported(qtbot, tmp_path, image_folder
         window.start()
     assert "missing.keras: model file not found" in window.banner.text()
     assert "missing.keras" in window.statusBar().currentMessage()
-    assert window.model_label.text() == "No model"
+    assert window.chrome.model_label.text() == "No model"
     # Still usable: images load, and the panel says why there are no predictions.
     (entry,) = window.add_paths([image_folder / "noise.png"])
     assert window.current_entry() is entry
     assert "not loaded" in window.predictions_view.message.text()
     # Explain would wait forever for a model: it is off, and says why.
-    assert not window.explain_button.isEnabled() and not window.explain_action.isEnabled()
+    assert not window.explain_button.isEnabled() and not window.chrome.explain_action.isEnabled()
     assert "Model ▸ Open model…" in window.explain_button.toolTip()
     window.close()
     assert not window.controller.thread.isRunning()
@@ -142,6 +142,6 @@ def test_missing_weights_choose_download_or_untrained(qtbot, tmp_path, no_weight
     with qtbot.waitSignal(window.controller.modelReady, timeout=180_000) as ready:
         _buttons(window)["Use untrained network"].click()
     assert ready.args[0].untrained
-    assert not window.untrained_label.isHidden()
+    assert not window.chrome.untrained_label.isHidden()
     assert window.banner.isHidden()
     qtbot.waitUntil(lambda: not window.controller.warming_up, timeout=120_000)

@@ -105,7 +105,7 @@ def _open_through_dialog(qtbot, window, path, labels=None, preprocess=None):
 
     QTimer.singleShot(0, fill)
     with qtbot.waitSignal(window.controller.modelReady, timeout=120_000):
-        window.open_model_action.trigger()
+        window.chrome.open_model_action.trigger()
     return seen
 
 
@@ -127,7 +127,7 @@ def test_open_a_model_predictions_follow_and_old_explanations_are_cleared(win, q
     assert not entries[0].results and entries[0].status == "ready"
     assert win.results_view.tabs_for(entries[0].key) is None
     assert "cleared" in win.banner.text()
-    assert win.model_label.text() == "scenes.keras"
+    assert win.chrome.model_label.text() == "scenes.keras"
 
 
 def test_preprocessing_is_remembered_per_model_and_the_last_model_reopens(win, qtbot, image_folder,
@@ -164,7 +164,7 @@ def test_a_label_count_mismatch_is_one_clear_line_and_the_model_stays(win, qtbot
     assert failed.args[0].message == "three.txt: 3 labels, but the model has 2 classes"
     assert "three.txt: 3 labels, but the model has 2 classes" in win.banner.text()
     assert "Still using region.keras" in win.banner.text()
-    assert win.controller.model_state == "ready" and win.model_label.text() == "region.keras"
+    assert win.controller.model_state == "ready" and win.chrome.model_label.text() == "region.keras"
     # The app keeps working with the model it had.
     (entry,) = win.add_paths([image_folder / "region.png"])
     assert _predicted(qtbot, win, [entry]) == [REGION_LABELS[0]]
@@ -302,21 +302,21 @@ def test_fast_cpu_mode_reloads_in_bfloat16_labelled_and_remembered(win, qtbot, i
     has_bf16 = cpu_has_bfloat16()
     signal = win.controller.modelReady if has_bf16 else win.controller.modelFailed
     with qtbot.waitSignal(signal, timeout=120_000):
-        win.fast_cpu_action.trigger()
+        win.chrome.fast_cpu_action.trigger()
     if not has_bf16:  # said in one line, the float32 model stays, the mode is left off
         assert "Fast CPU mode is not available" in win.banner.text()
-        assert not win.fast_cpu_action.isChecked() and remembered_precision() == "float32"
+        assert not win.chrome.fast_cpu_action.isChecked() and remembered_precision() == "float32"
         return
     try:
         assert win.controller.model_info.precision == "bfloat16"
-        assert "bfloat16" in win.model_label.text() and "OpenVINO bfloat16" in win.backend_label.text()
-        assert win.fast_cpu_action.isChecked() and remembered_precision() == "bfloat16"
+        assert "bfloat16" in win.chrome.model_label.text() and "OpenVINO bfloat16" in win.chrome.backend_label.text()
+        assert win.chrome.fast_cpu_action.isChecked() and remembered_precision() == "bfloat16"
         assert _predicted(qtbot, win, [entry]) == [REGION_LABELS[0]]  # re-predicted, same answer
     finally:
         with qtbot.waitSignal(win.controller.modelReady, timeout=120_000):
-            win.fast_cpu_action.trigger()
+            win.chrome.fast_cpu_action.trigger()
     assert win.controller.model_info.precision == "float32" and remembered_precision() == "float32"
-    assert "bfloat16" not in win.model_label.text()
+    assert "bfloat16" not in win.chrome.model_label.text()
 
 
 def test_a_custom_layer_model_opens_with_its_python_file_from_the_dialog(win, qtbot, tmp_path):
@@ -337,8 +337,8 @@ def test_a_custom_layer_model_opens_with_its_python_file_from_the_dialog(win, qt
 
     QTimer.singleShot(0, fill)
     with qtbot.waitSignal(win.controller.modelReady, timeout=120_000):
-        win.open_model_action.trigger()
-    assert win.model_label.text() == "custom.keras"
+        win.chrome.open_model_action.trigger()
+    assert win.chrome.model_label.text() == "custom.keras"
     assert win.controller.model_info.class_names == ("class 0", "class 1")
 
 

@@ -44,7 +44,7 @@ def test_an_onnx_model_predicts_and_explains_with_shap(win, qtbot, image_folder)
 
     info = win.controller.model_info
     assert info.name == "region.onnx" and not info.supports_gradients
-    assert win.backend_label.text() == "ONNX · OpenVINO"
+    assert win.chrome.backend_label.text() == "ONNX · OpenVINO"
     (entry,) = win.add_paths([image_folder / "region.png"])
     qtbot.waitUntil(lambda: entry.predictions is not None, timeout=60_000)
     assert entry.predictions[0].name == REGION_LABELS[0]
@@ -129,4 +129,4 @@ def _open(qtbot, window, path, layout=None, preprocess=None, seen=None):
         dialog.buttons.button(QDialogButtonBox.StandardButton.Open).click()
 
     QTimer.singleShot(0, fill)
-    window.open_model_action.trigger()
+    window.chrome.open_model_action.trigger()

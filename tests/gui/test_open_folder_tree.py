@@ -34,8 +34,8 @@ def _open_folder(window, qtbot, monkeypatch, folder):
     reports = []
     original = window.report
     monkeypatch.setattr(window, "report", lambda *a, **k: (reports.append(a[0]), original(*a, **k)))
-    window.open_folder_action.trigger()
-    qtbot.waitUntil(lambda: not window.intake_loader.pending, timeout=60_000)
+    window.chrome.open_folder_action.trigger()
+    qtbot.waitUntil(lambda: not window.intake.loader.pending, timeout=60_000)
     return reports
 
 
@@ -63,7 +63,7 @@ def test_open_folder_takes_the_sub_folders_in_sorted_order(window, qtbot, monkey
 def test_dropping_a_folder_takes_its_sub_folders_too(window, qtbot, tmp_path):
     root = _tree(tmp_path / "dropped")
     _drop(window, root)
-    qtbot.waitUntil(lambda: not window.intake_loader.pending, timeout=60_000)
+    qtbot.waitUntil(lambda: not window.intake.loader.pending, timeout=60_000)
     assert sorted(e.name for e in window.entries.values()) == ["A", "b", "c", "d"]
     assert window.statusBar().currentMessage() == "Opened 4 images in dropped"
 
@@ -120,8 +120,8 @@ def test_clear_stops_a_folder_that_is_still_loading(window, qtbot, monkeypatch, 
     for k in range(100):
         _image(root / f"i{k:03d}.png", size=(4, 4))
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(root)))
-    window.open_folder_action.trigger()
-    assert window.intake_loader.pending and 0 < len(window.entries) < 100  # the first slice only
-    window.remove_all_images()
+    window.chrome.open_folder_action.trigger()
+    assert window.intake.loader.pending and 0 < len(window.entries) < 100  # the first slice only
+    window.intake.remove_all_images()
     qtbot.wait(50)  # event-loop turns in which later slices would have come in
-    assert not window.intake_loader.pending and not window.entries
+    assert not window.intake.loader.pending and not window.entries

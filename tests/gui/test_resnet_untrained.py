@@ -33,14 +33,14 @@ def resnet(resnet_window, qtbot):
 
 
 def test_status_bar_names_model_backend_and_untrained(resnet):
-    assert resnet.model_label.text() == "ResNet-50 (untrained — for testing)"
-    assert "tensorflow" in resnet.backend_label.text() and "CPU" in resnet.backend_label.text()
-    assert not resnet.untrained_label.isHidden()
-    assert "#c62828" in resnet.untrained_label.styleSheet()
+    assert resnet.chrome.model_label.text() == "ResNet-50 (untrained — for testing)"
+    assert "tensorflow" in resnet.chrome.backend_label.text() and "CPU" in resnet.chrome.backend_label.text()
+    assert not resnet.chrome.untrained_label.isHidden()
+    assert "#c62828" in resnet.chrome.untrained_label.styleSheet()
 
 
 def test_untrained_resnet_explains_with_both_methods(resnet, qtbot, image_folder):
-    chelsea = resnet.open_sample("chelsea")
+    chelsea = resnet.intake.open_sample("chelsea")
     (coffee,) = resnet.add_paths([image_folder / "coffee.jpg"])
     resnet.image_list.select_key(chelsea.key)
     qtbot.waitUntil(lambda: chelsea.predictions is not None, timeout=30_000)

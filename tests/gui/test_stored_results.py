@@ -59,7 +59,7 @@ def test_a_result_comes_back_from_the_store_after_a_relaunch(keeping, qtbot, ima
 
     # Another setting is another result: computed, not taken from the store.
     window.settings_panel.apply_overrides(lime_samples=window.settings_panel.settings().lime_samples + 20)
-    window.remove_all_images()
+    window.intake.remove_all_images()
     other, _ = _explain(window, qtbot, image_folder / "region.png")
     assert "stored_at" not in other.results["lime"].timings
 
@@ -68,12 +68,12 @@ def test_clear_stored_results_forgets_them(keeping, qtbot, image_folder, monkeyp
     window = keeping
     _forget_all(window, qtbot, monkeypatch)
     _explain(window, qtbot, image_folder / "flipped.png")
-    window.remove_all_images()
+    window.intake.remove_all_images()
     reused, _ = _explain(window, qtbot, image_folder / "flipped.png")
     assert "stored_at" in reused.results["lime"].timings
     assert _forget_all(window, qtbot, monkeypatch) >= 1
     assert "Cleared" in window.statusBar().currentMessage()
-    window.remove_all_images()
+    window.intake.remove_all_images()
     computed, _ = _explain(window, qtbot, image_folder / "flipped.png")
     assert "stored_at" not in computed.results["lime"].timings
 
@@ -82,7 +82,7 @@ def test_nothing_is_stored_when_keeping_is_off(window, qtbot, image_folder):
     window.settings_panel.apply_overrides(methods="lime")
     assert not window.stored_results.keep_action.isChecked()
     _explain(window, qtbot, image_folder / "noise.png")
-    window.remove_all_images()
+    window.intake.remove_all_images()
     again, _ = _explain(window, qtbot, image_folder / "noise.png")
     assert "stored_at" not in again.results["lime"].timings
 

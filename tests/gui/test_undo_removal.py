@@ -23,21 +23,21 @@ def _explained(window, qtbot, image_folder):
 
 
 def _undo_text(window) -> str:
-    return plain(window.undo_action.text())
+    return plain(window.chrome.undo_action.text())
 
 
 def test_delete_then_undo_puts_the_image_back_with_its_results_in_its_row(window, qtbot, image_folder):
     noise, region, flipped = _explained(window, qtbot, image_folder)
     results, metrics = dict(region.results), dict(region.metrics)
-    assert not window.undo_action.isEnabled() and _undo_text(window) == "Undo"
+    assert not window.chrome.undo_action.isEnabled() and _undo_text(window) == "Undo"
 
-    window.remove_action.trigger()
+    window.chrome.remove_action.trigger()
 
     assert window.image_list.keys() == [noise.key, flipped.key] and region.key not in window.entries
     assert window.statusBar().currentMessage() == "Removed region.png — Ctrl+Z to undo"
-    assert window.undo_action.isEnabled() and _undo_text(window) == "Undo Delete region.png"
+    assert window.chrome.undo_action.isEnabled() and _undo_text(window) == "Undo Delete region.png"
     edit_menu = window.menuBar().findChild(QMenu, "editMenu")
-    assert edit_menu.actions()[0] is window.undo_action
+    assert edit_menu.actions()[0] is window.chrome.undo_action
 
     window.activateWindow()  # a window shown by an earlier test may hold the keyboard
     qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
@@ -54,7 +54,7 @@ def test_delete_then_undo_puts_the_image_back_with_its_results_in_its_row(window
     assert tabs.count() == 2 and tabs.currentIndex() == 1
     assert window.results_view.current_tabs() is tabs  # its tabs are on screen again
     assert window.statusBar().currentMessage() == "Brought back region.png"
-    assert not window.undo_action.isEnabled() and _undo_text(window) == "Undo"
+    assert not window.chrome.undo_action.isEnabled() and _undo_text(window) == "Undo"
 
 
 def test_deleting_an_image_mid_job_cancels_it_and_undo_brings_back_the_finished_method(
@@ -64,11 +64,11 @@ def test_deleting_an_image_mid_job_cancels_it_and_undo_brings_back_the_finished_
     with qtbot.waitSignal(window.controller.resultReady, timeout=60_000,
                           check_params_cb=lambda job, e: e.method == "shap"):
         job = window.explain(entry)
-    window.remove_image(entry.key)
+    window.intake.remove_image(entry.key)
     qtbot.waitUntil(lambda: not window.controller.busy, timeout=30_000)
     assert job.state == "cancelled"
 
-    (back,) = window.undo_removal()
+    (back,) = window.intake.undo_removal()
 
     assert back is entry and set(entry.results) == {"shap"}  # LIME never finished
     assert entry.status == "cancelled" and window.image_list.status_text(entry.key) == "cancelled"
@@ -94,7 +94,7 @@ def test_clear_with_results_asks_first_and_undo_brings_every_image_back(window, 
     keys = [noise.key, region.key, flipped.key]
 
     question = FakeQuestion(monkeypatch, QMessageBox.StandardButton.Cancel)
-    window.clear_action.trigger()
+    window.chrome.clear_action.trigger()
     assert len(question.boxes) == 1
     text, cancel_is_default = question.boxes[0]
     assert "Remove all 3 images" in text and "1 of them has explanations" in text
@@ -102,12 +102,12 @@ def test_clear_with_results_asks_first_and_undo_brings_every_image_back(window, 
     assert window.image_list.keys() == keys  # Cancel: nothing removed
 
     question.answer = QMessageBox.StandardButton.Yes
-    window.clear_action.trigger()
+    window.chrome.clear_action.trigger()
     assert window.image_list.count() == 0 and not window.entries
     assert window.statusBar().currentMessage() == "Removed 3 images — Ctrl+Z to undo"
     assert _undo_text(window) == "Undo Clear (3 images)"
 
-    window.undo_action.trigger()
+    window.chrome.undo_action.trigger()
 
     assert window.image_list.keys() == keys and list(window.entries) == keys
     assert set(region.results) == {"shap", "lime"}
@@ -119,28 +119,28 @@ def test_clear_with_results_asks_first_and_undo_brings_every_image_back(window, 
 def test_clear_without_results_asks_nothing(window, image_folder, monkeypatch):
     question = FakeQuestion(monkeypatch, QMessageBox.StandardButton.Cancel)
     window.add_paths([image_folder / "noise.png", image_folder / "flipped.png"])
-    window.clear_action.trigger()
+    window.chrome.clear_action.trigger()
     assert question.boxes == [] and not window.entries
     assert _undo_text(window) == "Undo Clear (2 images)"
 
 
 def test_undo_goes_back_one_removal_at_a_time(window, image_folder):
     noise, region, flipped = window.add_paths([image_folder / n for n in ("noise.png", "region.png", "flipped.png")])
-    window.remove_image(noise.key)
-    window.remove_image(flipped.key)
+    window.intake.remove_image(noise.key)
+    window.intake.remove_image(flipped.key)
     assert _undo_text(window) == "Undo Delete flipped.png"
-    window.undo_removal()
+    window.intake.undo_removal()
     assert window.image_list.keys() == [region.key, flipped.key]
     assert _undo_text(window) == "Undo Delete noise.png"
-    window.undo_removal()
+    window.intake.undo_removal()
     assert window.image_list.keys() == [noise.key, region.key, flipped.key]
 
 
 def test_an_image_opened_again_is_not_brought_back_twice(window, image_folder):
     (noise,) = window.add_paths([image_folder / "noise.png"])
-    window.remove_image(noise.key)
+    window.intake.remove_image(noise.key)
     (again,) = window.add_paths([image_folder / "noise.png"])
-    assert window.undo_removal() == []
+    assert window.intake.undo_removal() == []
     assert list(window.entries) == [again.key]
     assert "noise.png already in the list" in window.statusBar().currentMessage()
 
@@ -176,11 +176,11 @@ def test_what_undo_says(n, text):
 
 def test_results_of_another_model_are_not_brought_back(window, qtbot, image_folder):
     noise, region, flipped = _explained(window, qtbot, image_folder)
-    window.remove_image(region.key)
-    window.removal_history.peek().model_generation = -1  # as if another model had loaded since
+    window.intake.remove_image(region.key)
+    window.intake.removal_history.peek().model_generation = -1  # as if another model had loaded since
     with qtbot.waitSignal(window.controller.predictionsReady, timeout=30_000,
                           check_params_cb=lambda key, _: key == region.key):
-        window.undo_removal()  # predicted again by the model in use
+        window.intake.undo_removal()  # predicted again by the model in use
     assert region.results == {} and region.status == "ready"
     assert window.results_view.tabs_for(region.key) is None
     assert region.predictions
@@ -190,7 +190,7 @@ def test_a_preview_s_progress_does_not_hide_the_undo_hint(window, image_folder):
     from types import SimpleNamespace
 
     noise, region = window.add_paths([image_folder / "noise.png", image_folder / "region.png"])
-    window.remove_image(noise.key)
+    window.intake.remove_image(noise.key)
     window.controller.previewProgress.emit(SimpleNamespace(image_key=region.key), 3, 10)
     assert window.statusBar().currentMessage() == "Removed noise.png — Ctrl+Z to undo"
     window.statusBar().clearMessage()
