@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def add_batch_parser(commands, common: argparse.ArgumentParser) -> None:
-    from engine.cli import _positive_int, add_explain_options
+    from engine.cli_common import add_explain_options, positive_int
 
     batch = commands.add_parser("batch", parents=[common],
                                 help="explain every image of a folder tree, resumably, with a report")
@@ -19,7 +19,7 @@ def add_batch_parser(commands, common: argparse.ArgumentParser) -> None:
     add_explain_options(batch)
     batch.add_argument("--png", action="store_true", help="also write one figure per class")
     spread = batch.add_argument_group("spreading the work")
-    spread.add_argument("--workers", type=_positive_int, default=None,
+    spread.add_argument("--workers", type=positive_int, default=None,
                         help="with --ray: model copies (actors), default 2")
     spread.add_argument("--ray", metavar="auto|ADDRESS",
                         help="run on Ray: 'auto' starts one on this machine, ADDRESS joins a cluster")
@@ -29,15 +29,15 @@ def add_batch_parser(commands, common: argparse.ArgumentParser) -> None:
 
 def batch_settings(args):
     from engine.batch_worker import BatchSettings
-    from engine.cli import (DEFAULT_CLASSES, _validated, lime_params, model_spec, parse_methods,
-                            shap_gradient_params, shap_params)
+    from engine.cli_common import (DEFAULT_CLASSES, lime_params, model_spec, parse_methods,
+                                   shap_gradient_params, shap_params, validated)
     from engine.explain.gradcam import GradCamParams
     from engine.explain.integrated_gradients import IntegratedGradientsParams
 
     methods = parse_methods(args.method)
     params = {"shap": shap_params(args), "lime": lime_params(args),
-              "gradcam": _validated(GradCamParams(layer=args.layer)),
-              "ig": _validated(IntegratedGradientsParams(steps=args.ig_steps, baseline=args.baseline,
+              "gradcam": validated(GradCamParams(layer=args.layer)),
+              "ig": validated(IntegratedGradientsParams(steps=args.ig_steps, baseline=args.baseline,
                                                          seed=args.seed))}
     if "shap-gradient" in methods:
         params["shap-gradient"] = shap_gradient_params(args, True)
@@ -50,7 +50,7 @@ def batch_settings(args):
 
 def run_batch_command(args) -> int:
     from engine.batch import BatchRun, run_batch
-    from engine.cli import UsageError, classes_to_explain, load_classifier_for_cli
+    from engine.cli_common import UsageError, classes_to_explain, load_classifier_for_cli
 
     if args.workers is not None and args.ray is None and args.workers > 1:
         raise UsageError("--workers N needs --ray auto (or a cluster address): one worker runs here")

@@ -7,7 +7,6 @@ as one line on stderr naming the file; no tracebacks for things a user can fix.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from pathlib import Path
@@ -15,22 +14,29 @@ from pathlib import Path
 from engine import strict_json
 from engine import heads
 from engine.about import version_line
-from engine.errors import Cancelled, EngineError, WeightsMissingError
+from engine.cli_common import (
+    add_explain_options,
+    classes_to_explain,
+    lime_params,
+    load_classifier_for_cli,
+    max_evals_option,
+    non_negative_int,
+    parse_methods,
+    positive_int,
+    shap_gradient_params,
+    shap_params,
+    UsageError,
+    validated,
+)
+from engine.errors import Cancelled, EngineError
 from engine.explain.gradcam import GradCamParams
 from engine.explain.integrated_gradients import BASELINES, IntegratedGradientsParams
-from engine.explain.lime_image import DISTANCE_METRICS, SEGMENTATION_DEFAULTS, LimeParams
-from engine.explain.shap_gradient import EXPLAINERS, ShapGradientParams
-from engine.explain.shap_partition import MAX_BLUR_KERNEL, ShapParams, check_blur_fits
+from engine.explain.shap_gradient import ShapGradientParams
+from engine.explain.shap_partition import check_blur_fits
 from engine.preprocess import PREPROCESS_MODES
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_SETUP = 0, 1, 2
-DEFAULT_CLASSES = 3  # top classes explained when --classes is not given
-METHOD_NAMES = ("shap", "lime", "shap-gradient", "gradcam", "ig")
 GRID_ALL_CLASSES_LIMIT = 10
-
-
-class UsageError(Exception):
-    pass
 
 
 class StdoutError(EngineError):
@@ -78,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", parents=[common], help="top classes of each image")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
-    predict.add_argument("--top", type=_positive_int, default=5, help="how many classes (default 5)")
+    predict.add_argument("--top", type=positive_int, default=5, help="how many classes (default 5)")
     predict.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     explain = commands.add_parser("explain", parents=[common], help="SHAP / LIME explanations")
@@ -103,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    help="accuracy and confusion matrix on a folder of class sub-folders")
     evaluate.add_argument("folder", metavar="FOLDER",
                           help="one sub-folder of images per class, named like the class labels")
-    evaluate.add_argument("--batch-size", type=_positive_int, default=32, help="images per model batch (default 32)")
+    evaluate.add_argument("--batch-size", type=positive_int, default=32, help="images per model batch (default 32)")
     evaluate.add_argument("--out", type=Path, help="folder for metrics.json and confusion_matrix.png")
     evaluate.add_argument("--overwrite", action="store_true",
                           help="replace metrics.json / confusion_matrix.png if they exist")
@@ -116,98 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
     gui = commands.add_parser("gui", parents=[common], help="open the window (the default)")
     gui.add_argument("images", nargs="*", metavar="IMAGE")
     gui.add_argument("--explain", metavar="METHODS", help="start explaining the first image: shap, lime or shap,lime")
-    gui.add_argument("--samples", type=_positive_int, help="LIME samples")
-    gui.add_argument("--max-evals", type=_max_evals, help="SHAP max evaluations")
-    gui.add_argument("--classes", type=_positive_int, help="how many top classes to explain")
+    gui.add_argument("--samples", type=positive_int, help="LIME samples")
+    gui.add_argument("--max-evals", type=max_evals_option, help="SHAP max evaluations")
+    gui.add_argument("--classes", type=positive_int, help="how many top classes to explain")
     gui.add_argument("--screenshot", type=Path, help="save a PNG of the window when all jobs finish, then exit")
     gui.add_argument("--faithfulness", action="store_true",
                      help="score each explanation: SRG against random cell orders (this run only)")
-    gui.add_argument("--stability", type=_non_negative_int, metavar="N",
+    gui.add_argument("--stability", type=non_negative_int, metavar="N",
                      help="re-run LIME (and IG with a noise baseline) N more times with other seeds "
                           "for a spread map and stability score; 0 turns it off (this run only)")
     gui.add_argument("--ig-baseline", choices=BASELINES,
                      help="where Integrated Gradients' path starts (this run only)")
     return parser
-
-
-def add_explain_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--method", default="shap", help="shap, lime, or both: shap,lime (default shap)")
-    parser.add_argument("--classes", type=_positive_int, default=None,
-                        help=f"explain the top K classes (default {DEFAULT_CLASSES}, or every class of a "
-                             "model with fewer)")
-    parser.add_argument("--seed", type=_seed, default=0, help=f"random seed, 0 to {MAX_SEED} (default 0)")
-    shap = parser.add_argument_group("SHAP (Partition)")
-    shap.add_argument("--masker", type=_masker, default=ShapParams.masker,
-                      help=f"inpaint_telea (default), inpaint_ns or blur(k,k) with 1 <= k <= {MAX_BLUR_KERNEL}")
-    shap.add_argument("--max-evals", type=_max_evals, default=ShapParams.max_evals, help="10 or more (default 500)")
-    shap.add_argument("--batch-size", type=_positive_int, default=ShapParams.batch_size,
-                      help="default 50 (also for shap-gradient)")
-    background = parser.add_argument_group("SHAP with a background set (--method shap-gradient)")
-    background.add_argument("--background", metavar="FOLDER",
-                            help="folder of typical images the explanation compares against")
-    background.add_argument("--max-background", type=_positive_int, default=ShapGradientParams.max_background,
-                            help="use at most this many background images, a random subset (default 100)")
-    background.add_argument("--gradient-samples", type=_positive_int, default=ShapGradientParams.samples,
-                            help="GradientExplainer samples per class (default 200)")
-    background.add_argument("--explainer", choices=EXPLAINERS, default=ShapGradientParams.explainer,
-                            help="auto (default: DeepExplainer, else GradientExplainer), deep or gradient")
-    fast = parser.add_argument_group("Grad-CAM and Integrated Gradients (instant previews)")
-    fast.add_argument("--layer", help="Grad-CAM layer (default: the last convolutional layer)")
-    fast.add_argument("--ig-steps", type=_positive_int, default=IntegratedGradientsParams.steps,
-                      help="Integrated Gradients path steps (default 32)")
-    fast.add_argument("--baseline", choices=BASELINES, default=IntegratedGradientsParams.baseline,
-                      help="Integrated Gradients baseline image (default black)")
-    faithful = parser.add_argument_group("faithfulness")
-    faithful.add_argument("--metrics", action="store_true",
-                          help="faithfulness of each map: cells removed most/least relevant first, "
-                               "score SRG beside a band of random orders (written to the JSON)")
-    faithful.add_argument("--metric-steps", type=_at_least_two, default=20,
-                          help="cell-removal steps for --metrics (default 20)")
-    faithful.add_argument("--sanity", action="store_true",
-                          help="re-run each method with the model's layers randomised top-down and "
-                               "compare the maps (rank correlation, SSIM; written to the JSON)")
-    faithful.add_argument("--sanity-steps", type=_positive_int, default=5,
-                          help="cascade steps for --sanity: the head, then runs of deeper layers (default 5)")
-    faithful.add_argument("--stability", type=_non_negative_int, default=0, metavar="N",
-                          help="re-run LIME (and IG with a noise baseline) N more times with other seeds "
-                               "for a spread map and stability score (default 0: off)")
-    lime = parser.add_argument_group("LIME")
-    lime.add_argument("--samples", type=_positive_int, default=LimeParams.num_samples, help="default 1000")
-    lime.add_argument("--num-features", type=_positive_int, default=LimeParams.num_features, help="default 1000")
-    lime.add_argument("--hide-color", type=_hide_color, default="0",
-                      help="colour of hidden segments: a number, or 'mean' (default 0)")
-    lime.add_argument("--lime-batch-size", type=_positive_int, default=LimeParams.batch_size, help="default 50")
-    lime.add_argument("--kernel-width", type=_positive_float, default=LimeParams.kernel_width, help="default 0.25")
-    lime.add_argument("--distance-metric", choices=DISTANCE_METRICS, default=LimeParams.distance_metric)
-    lime.add_argument("--segmentation", choices=list(SEGMENTATION_DEFAULTS), default=LimeParams.segmentation)
-    lime.add_argument("--seg-param", action="append", default=[], metavar="NAME=VALUE",
-                      help="segmentation parameter, e.g. kernel_size=4, n_segments=100 (repeatable)")
-
-
-def parse_methods(text: str) -> list[str]:
-    methods = [m.strip().lower() for m in text.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in METHOD_NAMES]
-    if unknown or not methods:
-        raise UsageError(f"unknown method {', '.join(unknown) or text!r}; choose from {', '.join(METHOD_NAMES)}")
-    return list(dict.fromkeys(methods))
-
-
-def shap_params(args) -> ShapParams:
-    params = ShapParams(masker=args.masker, max_evals=args.max_evals, batch_size=args.batch_size)
-    _validate(params)
-    return params
-
-
-def shap_gradient_params(args, needed: bool) -> ShapGradientParams | None:
-    if not needed:
-        return None
-    if not args.background:
-        raise UsageError("--method shap-gradient needs --background FOLDER (typical images to compare against)")
-    params = ShapGradientParams(background=args.background, max_background=args.max_background,
-                                samples=args.gradient_samples, batch_size=args.batch_size, seed=args.seed,
-                                explainer=args.explainer)
-    _validate(params)
-    return params
 
 
 def preload_background(params: ShapGradientParams, classifier) -> None:
@@ -224,44 +150,6 @@ def preload_background(params: ShapGradientParams, classifier) -> None:
     for note in notes:
         print(f"warning: background image skipped: {note}", file=sys.stderr)
     params.background_images = images
-
-
-def lime_params(args) -> LimeParams:
-    hide = None if str(args.hide_color).lower() in ("mean", "none") else _number(args.hide_color, "--hide-color")
-    params = LimeParams(num_samples=args.samples, num_features=args.num_features, hide_color=hide,
-                        batch_size=args.lime_batch_size, kernel_width=args.kernel_width,
-                        distance_metric=args.distance_metric, segmentation=args.segmentation,
-                        segmentation_params=_seg_params(args.seg_param), seed=args.seed)
-    _validate(params)
-    return params
-
-
-def model_spec(args):
-    from engine.models import ModelSpec
-
-    return ModelSpec(model=args.model or "resnet50", weights=args.weights, labels=args.labels,
-                     preprocess=args.preprocess, trust=args.trust_model,
-                     custom_objects=getattr(args, "custom_objects", None),
-                     runtime=getattr(args, "runtime", None),
-                     precision=getattr(args, "precision", None) or "float32",
-                     layout=getattr(args, "layout", None))
-
-
-def load_classifier_for_cli(args):
-    """Load the model; offer the ResNet-50 download on the terminal when weights are missing."""
-    from engine.models import load_classifier
-
-    spec = model_spec(args)
-    if spec.custom_objects and not spec.trust:  # before anything loads: it would run that file
-        raise UsageError(f"--custom-objects {spec.custom_objects}: runs that Python file; "
-                         "give it only with --trust-model, for a model you trust")
-    try:
-        return load_classifier(spec)
-    except WeightsMissingError as missing:
-        if args.no_download:
-            raise
-        _download_weights(missing)
-        return load_classifier(spec)
 
 
 def readable_images(paths: list[str]) -> tuple[list[str], int]:
@@ -327,16 +215,6 @@ def run_predict(args) -> int:
     return EXIT_SOME_FAILED if inputs.failed else EXIT_OK
 
 
-def classes_to_explain(args, classifier) -> int:
-    """``--classes`` as given (refused when the model has fewer), else the default, at most
-    the model's class count (a binary model explains its two classes)."""
-    if args.classes is None:
-        return min(DEFAULT_CLASSES, classifier.num_classes)
-    if args.classes > classifier.num_classes and not (getattr(args, "grid", False) and args.all_classes):
-        raise UsageError(f"--classes {args.classes}: the model has only {classifier.num_classes} classes")
-    return args.classes
-
-
 def run_explain(args) -> int:
     from engine import explain
     from engine.outputs import check_output_folder, distinct_stems, explanation_files, refuse_existing
@@ -348,8 +226,8 @@ def run_explain(args) -> int:
         raise UsageError("--grid needs --out DIR for grid.png")
     params = {"shap": shap_params(args), "lime": lime_params(args),
               "shap-gradient": shap_gradient_params(args, "shap-gradient" in methods),
-              "gradcam": _validated(GradCamParams(layer=args.layer)),
-              "ig": _validated(IntegratedGradientsParams(steps=args.ig_steps, baseline=args.baseline,
+              "gradcam": validated(GradCamParams(layer=args.layer)),
+              "ig": validated(IntegratedGradientsParams(steps=args.ig_steps, baseline=args.baseline,
                                                          seed=args.seed))}
     # Every target is checked before anything is computed: no run ends in a refusal to write.
     stems = distinct_stems(args.images)
@@ -467,11 +345,6 @@ def explain_images(args, methods: list[str], params: dict, classifier, paths: li
 def grid_files(out: Path, pdf: bool) -> list[Path]:
     names = ["grid.png", "grid.npz", "grid.json"] + (["grid.pdf"] if pdf else [])
     return [Path(out) / name for name in names]
-
-
-def _validated(params):
-    _validate(params)
-    return params
 
 
 def run_grid(args, method: str, params, classifier, paths: list[str], failed: int) -> int:
@@ -687,17 +560,6 @@ def strict_one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _download_weights(missing: WeightsMissingError) -> None:
-    from engine.weights import TextProgressBar, download_resnet50_weights
-
-    print(f"ResNet-50 ImageNet weights not found locally; downloading {missing.filename} ...", file=sys.stderr)
-    try:
-        with TextProgressBar() as bar:
-            download_resnet50_weights(progress=bar)
-    except EngineError as exc:
-        raise EngineError(f"{exc}. {missing}") from None
-
-
 def _progress_bar(unit: str):
     from engine.weights import TextProgressBar
 
@@ -712,112 +574,9 @@ def _percent(value) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
-def _validate(params) -> None:
-    try:
-        params.validate()
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _seg_params(items: list[str]) -> dict:
-    params = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"--seg-param {item!r}: expected NAME=VALUE")
-        params[name.strip()] = _number(value, f"--seg-param {name}")
-    return params
-
-
-def _number(text: str, option: str):
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{option}: {text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise UsageError(f"{option}: {text!r} is not a finite number")
-    return int(value) if value.is_integer() else value
-
-
-MAX_SEED = 2**32 - 1  # numpy's and LIME's seed range
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"{value} is out of range: use 0 to {MAX_SEED}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number above 0")
-    return value
-
-
-def _hide_color(text: str) -> str:
-    if text.strip().lower() in ("mean", "none"):
-        return text.strip().lower()
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a number or 'mean'") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number (or 'mean')")
-    return text
-
-
-def _masker(text: str) -> str:
-    masker = text.strip()
-    try:
-        ShapParams(masker=masker).validate()
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return masker
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _max_evals(text: str) -> int:
-    value = _positive_int(text)
-    if value < 10:  # Partition needs the empty and full masks and a few coalitions between
-        raise argparse.ArgumentTypeError("must be at least 10")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
 def _error(exc: BaseException, path: str | None = None) -> None:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     prefix = f"{Path(path).name}: " if path and not text.startswith(Path(path).name) else ""
     print(f"error: {prefix}{text}", file=sys.stderr)
 
 
-def _at_least_two(text: str) -> int:
-    value = _positive_int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError("must be at least 2")
-    return value
