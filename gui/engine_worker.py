@@ -524,10 +524,15 @@ class EngineWorker(QObject):
         """Forget every stored result (Edit ▸ Clear stored results…)."""
         from engine.stored_run import default_store
 
+        kept = self._store if self._keep_results and self._store is not None else None
         try:
-            store = self._store if self._keep_results and self._store is not None else default_store()
-            count = len(store)
-            store.clear()
+            store = kept if kept is not None else default_store()  # on disk, even while keeping is off
+            try:
+                count = len(store)
+                store.clear()
+            finally:
+                if store is not kept:
+                    store.close()
         except Exception as exc:  # noqa: BLE001 - one line; the thread lives on
             self.storeCleared.emit(-1, one_line(exc))
             return
