@@ -52,21 +52,3 @@ def default_store() -> ResultStore:
 
     return ResultStore(user_cache_dir() / "results")
 
-
-class NoStore:
-    """A store that keeps nothing: for when the person turned storing results off."""
-
-    def get(self, key):
-        return None
-
-    def put(self, key, explanation, scores=None, stability=None) -> None:
-        pass
-
-    def clear(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def __len__(self) -> int:
-        return 0

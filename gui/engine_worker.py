@@ -448,8 +448,7 @@ class EngineWorker(QObject):
             params = {}
             if "shap-gradient" in job.methods:
                 params["shap-gradient"] = self._background_params(job, tracker)
-            self._stored_pipeline().run(job.request(params), progress=tracker, cancel=job.cancel,
-                                        hooks=self._job_hooks(job))
+            self._run_pipeline(job.request(params), tracker, job.cancel, self._job_hooks(job))
         except Cancelled:
             self._report_cancel(tracker)
             return
@@ -496,35 +495,37 @@ class EngineWorker(QObject):
         return Hooks(finished=finished, shown=shown, between_batches=self.serve_predictions,
                      reuse=reuse, predicted=predicted)
 
-    def _stored_pipeline(self):
-        """The pipeline with this user's result store in front, for the loaded model (its
-        fingerprint is computed once per model); without a store when that is turned off."""
-        from engine.stored_run import StoredPipeline
+    def _run_pipeline(self, request, progress, cancel, hooks) -> None:
+        """``engine.pipeline.run``, with this user's result store in front while results are
+        kept: the model's fingerprint (a hash of its weights) is computed once per model, and
+        only then."""
+        if not self._keep_results:
+            from engine import pipeline
 
-        if self._stored is None or self._stored.classifier is not self._classifier:
-            self._stored = StoredPipeline(self._result_store(), self._classifier)
-        return self._stored
-
-    def _result_store(self):
-        from engine.stored_run import NoStore, default_store
+            pipeline.run(request, self._classifier, progress, cancel, hooks)
+            return
+        from engine.stored_run import StoredPipeline, default_store
 
         if self._store is None:
-            self._store = default_store() if self._keep_results else NoStore()
-        return self._store
+            self._store = default_store()
+        if self._stored is None or self._stored.classifier is not self._classifier:
+            self._stored = StoredPipeline(self._store, self._classifier)
+        self._stored.run(request, progress=progress, cancel=cancel, hooks=hooks)
 
     @Slot(bool)
     def set_keep_results(self, keep: bool) -> None:
-        """Whether results are stored between launches (Settings); takes effect at the next job."""
+        """Whether results are stored between launches (Explain ▸ Keep results between
+        launches); takes effect at the next job."""
         if keep != self._keep_results:
             self._keep_results = keep
             self._close_store()
 
     @Slot()
     def clear_stored_results(self) -> None:
-        """Forget every stored result (Edit ▸ Clear stored results…)."""
+        """Forget every stored result (Explain ▸ Clear stored results…)."""
         from engine.stored_run import default_store
 
-        kept = self._store if self._keep_results and self._store is not None else None
+        kept = self._store  # open only while results are kept
         try:
             store = kept if kept is not None else default_store()  # on disk, even while keeping is off
             try:
